@@ -1,0 +1,186 @@
+"""``manifest.json``: what ``petface-export`` built, and the contract each artifact obeys.
+
+The export toolchain writes it; the runtime, the evaluation suite and the Android
+and iOS demos read it. One entry per artifact: where it is, what it expects as
+input, what it returns, whether it passed verification, and its thresholds.
+Plain JSON with a schema version, so Kotlin and Swift read it without petface code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+SCHEMA = "petface-manifest"
+SCHEMA_VERSION = 1
+
+# Artifact status values, in the words of the report table.
+PASSED = "passed"
+FAILED_PARITY = "failed parity"
+FAILED_EXPORT = "failed export"
+NOT_VERIFIABLE = "not verifiable here"
+SHIPPABLE = (PASSED,)
+
+
+class ManifestError(ValueError):
+    """A manifest that is missing, malformed, or from a newer schema."""
+
+
+@dataclass
+class Quantization:
+    """Affine int8/uint8 quantization: ``real = scale * (q - zero_point)``."""
+
+    scale: float
+    zero_point: int
+
+
+@dataclass
+class InputContract:
+    """How to turn RGB pixels into this artifact's input tensor.
+
+    Pixels are always resized with PIL's antialiased bilinear filter to ``size`` x ``size``
+    (``petface_edge.imaging.resize_pixels``) and given as RGB 0..255. ``normalization``
+    is ``"in_graph"``: mean/std are inside the model, clients never apply them.
+    """
+
+    name: str
+    layout: str  # "NCHW" | "NHWC"
+    dtype: str  # "float32" | "float16" | "int8" | "uint8"
+    size: int
+    batch: Optional[int] = None  # None: any batch size; an int: that batch only
+    color: str = "RGB"
+    range: tuple = (0, 255)
+    resize: str = "pil_bilinear"
+    normalization: str = "in_graph"
+    quantization: Optional[Quantization] = None
+
+    @property
+    def shape(self) -> list:
+        b = self.batch if self.batch is not None else -1
+        return [b, 3, self.size, self.size] if self.layout == "NCHW" else [b, self.size, self.size, 3]
+
+
+@dataclass
+class OutputContract:
+    name: str
+    dtype: str  # "float32" | "float16" | "int8"
+    dim: int
+    l2_normalized: bool = True
+    quantization: Optional[Quantization] = None
+
+
+@dataclass
+class Artifact:
+    id: str  # e.g. "tflite-int8"
+    format: str  # "onnx" | "tflite" | "coreml" | "torchscript"
+    precision: str  # "fp32" | "fp16" | "int8" | "dynamic-range" | "w8"...
+    path: str  # relative to the manifest's directory
+    status: str
+    input: Optional[InputContract] = None
+    output: Optional[OutputContract] = None
+    bytes: int = 0
+    sha256: str = ""
+    parity: dict = field(default_factory=dict)
+    thresholds: dict = field(default_factory=dict)
+    quantized: str = ""  # what is and is not quantized, in words
+    export_seconds: float = 0.0
+    tools: dict = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def shippable(self) -> bool:
+        return self.status in SHIPPABLE
+
+
+@dataclass
+class Manifest:
+    model: dict  # backbone, image_size, embedding_dim, checkpoint_sha256 (the fingerprint), parameters, macs
+    artifacts: list[Artifact] = field(default_factory=list)
+    producer: dict = field(default_factory=dict)
+    verification: dict = field(default_factory=dict)
+    created: str = ""
+    schema: str = SCHEMA
+    schema_version: int = SCHEMA_VERSION
+    directory: Path = field(default=Path("."), repr=False, compare=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the trained weights every artifact here was built from."""
+        return str(self.model.get("checkpoint_sha256", ""))
+
+    def artifact(self, artifact_id: str) -> Artifact:
+        for a in self.artifacts:
+            if a.id == artifact_id:
+                return a
+        raise KeyError(f"no artifact {artifact_id!r} in manifest; have {[a.id for a in self.artifacts]}")
+
+    def path_of(self, artifact: Artifact) -> Path:
+        return self.directory / artifact.path
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("directory")
+        return d
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically (temporary file + rename) so readers never see half a manifest."""
+        path = Path(path)
+        write_json_atomic(path, self.to_dict())
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Manifest":
+        path = Path(path)
+        if path.is_dir():
+            path = path / "manifest.json"
+        try:
+            raw = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ManifestError(f"{path}: no manifest.json (expected a petface-export output directory)") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"{path}: not valid JSON ({exc})") from None
+        if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
+            raise ManifestError(f"{path}: not a petface manifest (expected schema '{SCHEMA}')")
+        if raw.get("schema_version", 0) > SCHEMA_VERSION:
+            raise ManifestError(
+                f"{path}: manifest schema {raw['schema_version']} is newer than this petface-edge supports "
+                f"({SCHEMA_VERSION})"
+            )
+        artifacts = [_artifact_from_dict(a) for a in raw.get("artifacts", [])]
+        fields = {k: raw[k] for k in ("model", "producer", "verification", "created", "schema_version") if k in raw}
+        return cls(artifacts=artifacts, directory=path.parent, **fields)
+
+
+def _quant(d: Optional[dict]) -> Optional[Quantization]:
+    return Quantization(**d) if d else None
+
+
+def _artifact_from_dict(d: dict) -> Artifact:
+    d = dict(d)
+    if d.get("input"):
+        inp = dict(d["input"])
+        inp["range"] = tuple(inp.get("range", (0, 255)))
+        inp["quantization"] = _quant(inp.get("quantization"))
+        d["input"] = InputContract(**inp)
+    if d.get("output"):
+        out = dict(d["output"])
+        out["quantization"] = _quant(out.get("quantization"))
+        d["output"] = OutputContract(**out)
+    return Artifact(**d)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """JSON to ``path`` through a temporary file in the same directory and an atomic rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
