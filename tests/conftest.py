@@ -1,0 +1,42 @@
+"""Session fixtures over the shared pipeline (see tests/pipeline.py).
+
+``PETFACE_PIPELINE_DIR`` (set by ``make test``) points at a pipeline built before
+pytest starts; without it, the stages a test needs are built in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline import Pipeline, build
+
+
+@pytest.fixture(scope="session")
+def pipeline_root(tmp_path_factory) -> Path:
+    env = os.environ.get("PETFACE_PIPELINE_DIR")
+    return Path(env) if env else tmp_path_factory.mktemp("pipeline")
+
+
+@pytest.fixture(scope="session")
+def synth_data(pipeline_root) -> Path:
+    return build(pipeline_root, upto="data").data
+
+
+@pytest.fixture(scope="session")
+def trained(pipeline_root) -> Pipeline:
+    """A MobileFaceNet-112 trained for a few epochs on the synthetic set (``.run``, ``.checkpoint``)."""
+    return build(pipeline_root, upto="train")
+
+
+@pytest.fixture(scope="session")
+def exported(pipeline_root) -> Pipeline:
+    """The trained model exported to every format, FP32/FP16/INT8 (``.export`` holds manifest.json)."""
+    return build(pipeline_root, upto="export")
+
+
+@pytest.fixture(scope="session")
+def golden(pipeline_root) -> Pipeline:
+    return build(pipeline_root, upto="golden")
