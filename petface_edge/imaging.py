@@ -111,8 +111,10 @@ def load_image(source: ImageLike) -> Image.Image:
         return _to_rgb(img)
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"{name}: not a readable image ({exc.__class__.__name__})") from None
+    except Image.DecompressionBombError as exc:  # PIL's own header check, at twice its pixel limit
+        raise ImageError(f"{name}: too large to decode ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name}: not a readable image (unknown or unsupported format)") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
 

@@ -17,6 +17,8 @@ class Backend(ABC):
     """A loaded artifact. ``run`` takes a tensor already in the artifact's input contract."""
 
     name: str = ""  # runtime name, e.g. "onnxruntime"
+    # True when ``run`` may be called from several threads at once; otherwise callers serialize it.
+    thread_safe: bool = False
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

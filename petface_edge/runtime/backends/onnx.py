@@ -12,6 +12,7 @@ from .base import Backend, BackendError
 
 class OnnxBackend(Backend):
     name = "onnxruntime"
+    thread_safe = True  # InferenceSession.run is documented as safe for concurrent calls
 
     def __init__(self, path: Path, threads: Optional[int] = None, device: str = "cpu") -> None:
         super().__init__(path)

@@ -1,0 +1,31 @@
+"""The on-device runtime: load an exported artifact, embed faces, search a gallery.
+
+Light by design: numpy, pillow and onnxruntime run ONNX artifacts; LiteRT, the
+TorchScript lite interpreter, CoreML, OpenCV (cat-face detection) and usearch
+(approximate search) are imported only when an artifact or option needs them.
+"""
+
+from .artifacts import ModelError
+from .backends import BackendError
+from .detect import Box, DetectionError
+from .embedder import Embedder, EmbedderOptions, FaceEmbedding, VerifyResult
+from .gallery import FaceMatches, Gallery, Match
+from .gallery_file import GalleryError
+from .manifest import Manifest, ManifestError
+
+__all__ = [
+    "BackendError",
+    "Box",
+    "DetectionError",
+    "Embedder",
+    "EmbedderOptions",
+    "FaceEmbedding",
+    "FaceMatches",
+    "Gallery",
+    "GalleryError",
+    "Manifest",
+    "ManifestError",
+    "Match",
+    "ModelError",
+    "VerifyResult",
+]

@@ -1,0 +1,218 @@
+"""From what the caller names (an artifact, an export directory, a manifest) to one loaded artifact.
+
+The caller never states the input contract: it comes from the export manifest or,
+for a bare artifact file, from the metadata petface-export embeds in it (ONNX
+metadata_props, a TFLite flatbuffer Metadata entry, a TorchScript extra file,
+CoreML user-defined metadata), read through the backend's ``metadata``. Given a manifest, the
+best shipped artifact that actually loads on this machine is chosen, and the
+artifacts passed over are reported with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+from .backends import SUFFIX_FORMAT, Backend, BackendError, format_of, open_backend
+from .manifest import (
+    NOT_VERIFIABLE,
+    Artifact,
+    InputContract,
+    Manifest,
+    ManifestError,
+    artifact_digest,
+    artifact_from_dict,
+)
+
+ModelRef = Union[str, Path, Manifest]
+
+# "auto" order: the most faithful precision first (INT8 is no faster on x86 CPUs without
+# VNNI, see PLATFORM.md), then the runtime that the base install or the platform provides.
+PRECISION_ORDER = ("fp32", "fp16", "dynamic-range", "w8", "int8", "w8a8")
+FORMAT_ORDER = ("coreml", "onnx", "tflite", "torchscript") if sys.platform == "darwin" else (
+    "onnx", "tflite", "torchscript", "coreml")
+# The metadata key under which petface-export stores the fingerprint of the trained weights.
+FINGERPRINT_KEY = "checkpoint_sha256"
+
+
+class ModelError(ValueError):
+    """A model reference that cannot be turned into a runnable artifact; says which and why."""
+
+
+@dataclass
+class LoadedArtifact:
+    """One artifact loaded in its runtime, with everything needed to use it."""
+
+    backend: Backend
+    artifact: Artifact  # carries the input/output contract and thresholds
+    fingerprint: str
+    source: Path  # the manifest or artifact file the contract was read from
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (artifact id, why it was passed over)
+
+
+def load_artifact(model: ModelRef, backend: str = "auto", threads: Optional[int] = None,
+                  device: str = "cpu") -> LoadedArtifact:
+    """Resolve ``model`` and load the artifact to run.
+
+    ``backend`` is ``"auto"``, a format (``"onnx"``, ``"tflite"``, ``"torchscript"``,
+    ``"coreml"``) or an artifact id from the manifest (``"tflite-int8"``).
+    """
+    if isinstance(model, Manifest):
+        return _from_manifest(model, backend, threads, device)
+    path = Path(model)
+    if path.suffix.lower() in SUFFIX_FORMAT:
+        return _from_artifact_file(path, backend, threads, device)
+    if path.is_dir() or path.suffix.lower() == ".json":
+        try:
+            manifest = Manifest.load(path)
+        except ManifestError as exc:
+            raise ModelError(str(exc)) from None
+        return _from_manifest(manifest, backend, threads, device)
+    if not path.exists():
+        raise ModelError(f"{path}: no such model file or export directory")
+    raise ModelError(f"{path}: unknown model type '{path.suffix}'; expected {', '.join(SUFFIX_FORMAT)}, "
+                     "a petface-export directory or its manifest.json")
+
+
+def rank_candidates(manifest: Manifest, backend: str = "auto") -> list[Artifact]:
+    """Artifacts of ``manifest`` that ``backend`` allows, best first.
+
+    ``"auto"``: the shipped (verification passed) artifacts; a format: its passed or
+    not-verifiable-here artifacts; an artifact id: that artifact, whatever its status.
+    """
+    def order(a: Artifact) -> tuple:
+        fmt = FORMAT_ORDER.index(a.format) if a.format in FORMAT_ORDER else len(FORMAT_ORDER)
+        prec = PRECISION_ORDER.index(a.precision) if a.precision in PRECISION_ORDER else len(PRECISION_ORDER)
+        return (not a.shippable, prec, fmt, a.id)
+
+    ids = [a.id for a in manifest.artifacts]
+    if backend == "auto":
+        chosen = [a for a in manifest.artifacts if a.shippable]
+    elif backend in ids:
+        chosen = [manifest.artifact(backend)]
+    elif backend in FORMAT_ORDER:
+        chosen = [a for a in manifest.artifacts if a.format == backend and (a.shippable or a.status == NOT_VERIFIABLE)]
+    else:
+        raise ModelError(f"unknown backend {backend!r}: use 'auto', a format ({', '.join(FORMAT_ORDER)}) "
+                         f"or an artifact id ({', '.join(ids) or 'none in manifest'})")
+    return sorted(chosen, key=order)
+
+
+def _from_manifest(manifest: Manifest, backend: str, threads: Optional[int], device: str) -> LoadedArtifact:
+    where = manifest.directory / "manifest.json"
+    candidates = rank_candidates(manifest, backend)
+    if not candidates:
+        statuses = ", ".join(f"{a.id}: {a.status}" for a in manifest.artifacts) or "no artifacts"
+        raise ModelError(f"{where}: no usable artifact for backend={backend!r} ({statuses})")
+    skipped: list[tuple[str, str]] = []
+    for artifact in candidates:  # an artifact named by id is used whatever its status (describe() shows it)
+        if artifact.input is None or artifact.output is None:
+            skipped.append((artifact.id, "manifest entry has no input/output contract"))
+            continue
+        path = manifest.path_of(artifact)
+        problem = _integrity_problem(path, artifact)
+        if problem:
+            skipped.append((artifact.id, problem))
+            continue
+        try:
+            loaded = open_backend(path, threads=threads, device=device)
+        except ModuleNotFoundError as exc:
+            skipped.append((artifact.id, f"its runtime is not installed (no module '{exc.name}')"))
+            continue
+        except BackendError as exc:
+            skipped.append((artifact.id, str(exc)))
+            continue
+        problem = _shape_problem(loaded, artifact.input, path)
+        if problem:
+            skipped.append((artifact.id, problem))
+            continue
+        fingerprint = manifest.fingerprint or str(loaded.metadata.get(FINGERPRINT_KEY, ""))
+        return LoadedArtifact(loaded, artifact, fingerprint, where, skipped)
+    reasons = "; ".join(f"{aid}: {why}" for aid, why in skipped)
+    raise ModelError(f"{where}: no artifact for backend={backend!r} runs on this machine ({reasons})")
+
+
+def _from_artifact_file(path: Path, backend: str, threads: Optional[int], device: str) -> LoadedArtifact:
+    fmt = format_of(path)
+    if backend not in ("auto", fmt) and not backend.startswith(f"{fmt}-"):
+        raise ModelError(f"{path}: a {fmt} artifact cannot run with backend={backend!r}")
+    if not path.exists():
+        raise ModelError(f"{path}: no such model file")
+    entry = _manifest_entry_for(path)
+    loaded = open_backend(path, threads=threads, device=device)
+    if entry is not None:
+        manifest, artifact = entry
+        fingerprint = manifest.fingerprint or str(loaded.metadata.get(FINGERPRINT_KEY, ""))
+        source = manifest.directory / "manifest.json"
+    else:
+        artifact = _artifact_from_metadata(path, fmt, loaded.metadata)
+        fingerprint = str(loaded.metadata.get(FINGERPRINT_KEY, ""))
+        source = path
+    problem = _shape_problem(loaded, artifact.input, path)
+    if problem:
+        raise ModelError(problem)
+    return LoadedArtifact(loaded, artifact, fingerprint, source)
+
+
+def _manifest_entry_for(path: Path) -> Optional[tuple[Manifest, Artifact]]:
+    """The entry of the export manifest beside ``path`` that describes this very file, if any."""
+    manifest_path = path.parent / "manifest.json"
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = Manifest.load(manifest_path)
+    except ManifestError:
+        return None  # a foreign or broken manifest: fall back to the artifact's own metadata
+    for artifact in manifest.artifacts:
+        if manifest.path_of(artifact).resolve() == path.resolve() and artifact.input and artifact.output:
+            return manifest, artifact
+    return None
+
+
+def _json_field(meta: dict, key: str, path: Path) -> dict:
+    value = meta.get(key)
+    try:
+        value = json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: embedded '{key}' is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ModelError(
+            f"{path}: carries no petface {key.replace('_', ' ')} (no embedded metadata and no manifest.json "
+            "beside it); open the petface-export output directory instead"
+        )
+    return value
+
+
+def _artifact_from_metadata(path: Path, fmt: str, meta: dict) -> Artifact:
+    """The artifact entry rebuilt from the metadata petface-export embeds (export/worker.py ``metadata``)."""
+    precision = str(meta.get("precision", "unknown"))
+    entry = {"id": f"{fmt}-{precision}", "format": fmt, "precision": precision, "path": path.name,
+             "status": "not in a manifest (bare artifact)", "input": _json_field(meta, "input_contract", path),
+             "output": _json_field(meta, "output_contract", path)}
+    try:
+        return artifact_from_dict(entry)
+    except TypeError as exc:
+        raise ModelError(f"{path}: embedded input/output contract is malformed ({exc})") from None
+
+
+def _integrity_problem(path: Path, artifact: Artifact) -> str:
+    """Why the file on disk is not the file the manifest verified (empty when it is)."""
+    if not path.exists():
+        return f"{path}: file missing"
+    if artifact.sha256 and artifact_digest(path)[1] != artifact.sha256:
+        return f"{path}: sha256 differs from the manifest (file changed after export)"
+    return ""
+
+
+def _shape_problem(backend: Backend, contract: InputContract, path: Path) -> str:
+    """Why the artifact's declared input disagrees with the contract it was shipped with (empty if it agrees)."""
+    shape = tuple(backend.input_shape)
+    if len(shape) == 4:
+        dims = (shape[1], shape[2], shape[3]) if contract.layout == "NCHW" else (shape[3], shape[1], shape[2])
+        if all(not isinstance(d, int) or d == e for d, e in zip(dims, (3, contract.size, contract.size))):
+            return ""
+    return (f"{path}: declares input shape {list(shape)}, but its contract says {contract.layout} "
+            f"{contract.size}x{contract.size} RGB")

@@ -1,0 +1,256 @@
+"""``Embedder``: images in, unit vectors out, identically for every exported artifact.
+
+Modelled on MediaPipe Tasks: an options object, a factory from a model path, typed
+results. The caller names a model; the input contract (size, layout, dtype,
+quantization) comes from the export manifest or the artifact's own metadata, and
+preprocessing is the one shared :func:`petface_edge.imaging.preprocess`.
+
+    >>> embedder = Embedder.open("export/")          # best shipped artifact for this machine
+    >>> embedder.describe()
+    >>> vectors = embedder.embed(["a.jpg", "b.jpg"])  # (2, 128) float32, unit length
+    >>> embedder.verify("a.jpg", "b.jpg")             # VerifyResult(score=..., same=..., ...)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+import numpy as np
+from PIL import Image
+
+from ..imaging import ImageLike, load_image, resize_pixels
+from .artifacts import LoadedArtifact, ModelError, ModelRef, load_artifact
+from .contract import from_output_tensor, to_input_tensor
+from .detect import Box, get_detector
+from .manifest import Artifact, InputContract, OutputContract
+
+Images = Union[ImageLike, Iterable[ImageLike]]
+# Images per backend call for artifacts that accept any batch size: bounds memory, keeps batches efficient.
+DEFAULT_MAX_BATCH = 32
+# The manifest threshold an embedder uses unless told otherwise.
+DEFAULT_THRESHOLD_KEY = "best_accuracy"
+
+
+@dataclass
+class EmbedderOptions:
+    """How to open an embedder. ``model``: an artifact file, an export directory or its manifest.json.
+
+    ``backend``: ``"auto"`` (best shipped artifact that runs here), a format (``"onnx"``,
+    ``"tflite"``, ``"torchscript"``, ``"coreml"``) or an artifact id (``"tflite-int8"``).
+    ``threads``: intra-op threads of the runtime (None: its default). ``device``: ``"cpu"``
+    or ``"cuda"`` (ONNX with onnxruntime-gpu). ``max_batch``: images per runtime call.
+    """
+
+    model: ModelRef
+    backend: str = "auto"
+    threads: Optional[int] = None
+    device: str = "cpu"
+    max_batch: int = DEFAULT_MAX_BATCH
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {self.max_batch}")
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Whether two faces (or a face and an enrolled pet) are the same individual."""
+
+    score: float  # cosine similarity
+    same: bool  # score >= threshold
+    threshold: float
+    threshold_source: str
+
+
+@dataclass(frozen=True)
+class FaceEmbedding:
+    """One detected face: its square crop box in the upright image and its embedding."""
+
+    box: Box
+    embedding: np.ndarray
+
+
+class Embedder:
+    """A loaded artifact that turns pet face images into L2-normalized embeddings.
+
+    Thread-safe: concurrent callers share one loaded model; decoding and resizing run in
+    parallel, and runtimes whose sessions are not re-entrant (LiteRT) are serialized.
+    """
+
+    def __init__(self, loaded: LoadedArtifact, options: EmbedderOptions) -> None:
+        self._loaded = loaded
+        self.options = options
+        self._lock = threading.Lock() if not loaded.backend.thread_safe else contextlib.nullcontext()
+        fixed = loaded.backend.fixed_batch or loaded.artifact.input.batch
+        self._fixed_batch: Optional[int] = fixed
+        self._chunk = fixed or options.max_batch
+
+    @classmethod
+    def open(cls, model: ModelRef, backend: str = "auto", threads: Optional[int] = None,
+             device: str = "cpu") -> "Embedder":
+        """Open an artifact file, an export directory or a manifest (see :class:`EmbedderOptions`)."""
+        return cls.create_from_options(EmbedderOptions(model, backend=backend, threads=threads, device=device))
+
+    @classmethod
+    def create_from_options(cls, options: EmbedderOptions) -> "Embedder":
+        loaded = load_artifact(options.model, options.backend, options.threads, options.device)
+        return cls(loaded, options)
+
+    # -- what was loaded ---------------------------------------------------------------------
+
+    @property
+    def artifact(self) -> Artifact:
+        """The manifest entry (id, format, precision, path, contract, thresholds) of the artifact in use."""
+        return self._loaded.artifact
+
+    @property
+    def model_path(self) -> Path:
+        return self._loaded.backend.path
+
+    @property
+    def runtime(self) -> str:
+        return self._loaded.backend.name
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the trained weights: galleries are bound to it (may be empty for foreign files)."""
+        return self._loaded.fingerprint
+
+    @property
+    def input_contract(self) -> InputContract:
+        return self._loaded.artifact.input
+
+    @property
+    def output_contract(self) -> OutputContract:
+        return self._loaded.artifact.output
+
+    @property
+    def image_size(self) -> int:
+        return self.input_contract.size
+
+    @property
+    def dim(self) -> int:
+        return self.output_contract.dim
+
+    @property
+    def fixed_batch(self) -> Optional[int]:
+        """The only batch size the artifact accepts (None: any); larger batches are split, smaller padded."""
+        return self._fixed_batch
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """Better-ranked artifacts passed over while choosing, with the reason each was not used."""
+        return list(self._loaded.skipped)
+
+    @property
+    def thresholds(self) -> dict:
+        return dict(self.artifact.thresholds)
+
+    @property
+    def threshold(self) -> Optional[float]:
+        """The default decision threshold (the artifact's best-accuracy cosine), or None if it has none."""
+        value = self.artifact.thresholds.get(DEFAULT_THRESHOLD_KEY)
+        return None if value is None else float(value)
+
+    def resolve_threshold(self, threshold: Optional[float] = None) -> tuple[float, str]:
+        """``threshold`` if given, else the artifact's default; with a description of where it came from."""
+        if threshold is not None:
+            return float(threshold), "caller"
+        if self.threshold is None:
+            raise ModelError(f"{self.artifact.id} has no calibrated threshold in its manifest; pass a threshold")
+        origin = self.artifact.thresholds.get("source", "export manifest")
+        return self.threshold, f"{self.artifact.id} {DEFAULT_THRESHOLD_KEY} ({origin})"
+
+    def describe(self) -> str:
+        """One paragraph saying which artifact runs, in which runtime, under which contract."""
+        a, c = self.artifact, self.input_contract
+        quant = " int8-quantized input" if c.quantization else ""
+        lines = [
+            f"{a.id} ({self.model_path.name}) on {self.runtime}: {c.layout} {c.dtype}{quant} "
+            f"{c.size}x{c.size} RGB -> {self.dim}-d unit vectors; status: {a.status}",
+            f"contract from {self._loaded.source}",
+            f"fingerprint {self.fingerprint or 'unknown'}",
+        ]
+        if self.threshold is not None:
+            lines.append(f"threshold {self.threshold:.4f} ({DEFAULT_THRESHOLD_KEY})")
+        lines += [f"skipped {aid}: {why}" for aid, why in self._loaded.skipped]
+        return "\n".join(lines)
+
+    # -- embedding ---------------------------------------------------------------------------
+
+    def embed(self, images: Images) -> np.ndarray:
+        """Embed one image or a batch: paths, bytes, PIL images or HxWx3 uint8 RGB arrays.
+
+        Returns (N, D) float32 unit vectors, N = 1 for a single image.
+        """
+        batch = _as_list(images)
+        return self.embed_pixels(np.stack([self._pixels(load_image(img)) for img in batch])
+                                 if batch else np.zeros((0, self.image_size, self.image_size, 3), np.uint8))
+
+    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """Embed already-resized (N, S, S, 3) uint8 RGB pixels (from :func:`petface_edge.imaging.resize_pixels`)."""
+        if pixels.dtype != np.uint8:
+            raise ValueError(f"pixels must be uint8 RGB 0..255, got {pixels.dtype}")
+        n = len(pixels)
+        out = np.empty((n, self.dim), np.float32)
+        for start in range(0, n, self._chunk):
+            chunk = pixels[start:start + self._chunk]
+            count = len(chunk)
+            if self._fixed_batch and count < self._fixed_batch:  # a fixed-batch artifact: pad, then drop
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], self._fixed_batch - count, axis=0)])
+            x = to_input_tensor(chunk, self.input_contract)
+            with self._lock:
+                raw = self._loaded.backend.run(x)
+            out[start:start + count] = from_output_tensor(raw, self.output_contract)[:count]
+        return out
+
+    def embed_faces(self, image: ImageLike, detect: str = "cat") -> list[FaceEmbedding]:
+        """Find faces with the ``detect`` detector, embed a square crop of each; empty list: no face found."""
+        detector = get_detector(detect)
+        img = load_image(image)
+        boxes = detector.crops(img)
+        if not boxes:
+            return []
+        vectors = self.embed_pixels(np.stack([self._pixels(img.crop(b.as_crop())) for b in boxes]))
+        return [FaceEmbedding(b, v) for b, v in zip(boxes, vectors)]
+
+    def similarity(self, a: Union[ImageLike, np.ndarray], b: Union[ImageLike, np.ndarray]) -> float:
+        """Cosine similarity of two faces (images, or embeddings from :meth:`embed`)."""
+        return float(np.dot(self._vector(a), self._vector(b)))
+
+    def verify(self, a: Union[ImageLike, np.ndarray], b: Union[ImageLike, np.ndarray],
+               threshold: Optional[float] = None) -> VerifyResult:
+        """Same pet or not: cosine score against ``threshold`` (default: the artifact's calibrated one)."""
+        value, source = self.resolve_threshold(threshold)
+        score = self.similarity(a, b)
+        return VerifyResult(score, score >= value, value, source)
+
+    def __repr__(self) -> str:
+        return f"Embedder({self.artifact.id!r}, path={str(self.model_path)!r}, runtime={self.runtime!r})"
+
+    def _pixels(self, img: Image.Image) -> np.ndarray:
+        return resize_pixels(img, self.image_size)
+
+    def _vector(self, x: Union[ImageLike, np.ndarray]) -> np.ndarray:
+        if isinstance(x, np.ndarray) and x.ndim == 1:  # an embedding: re-normalize, check its length
+            if x.shape[0] != self.dim:
+                raise ValueError(f"embedding has {x.shape[0]} dimensions, this model gives {self.dim}")
+            v = x.astype(np.float32)
+            return v / max(float(np.linalg.norm(v)), 1e-12)
+        vectors = self.embed(x)
+        if len(vectors) != 1:
+            raise ValueError(f"expected one image or embedding, got a batch of {len(vectors)}")
+        return vectors[0]
+
+
+def _as_list(images: Images) -> list:
+    """One image or a batch of them as a list (an (N, H, W, 3) array is a batch)."""
+    if isinstance(images, np.ndarray):
+        return list(images) if images.ndim == 4 else [images]
+    if isinstance(images, (str, bytes, Path, Image.Image)) or hasattr(images, "__fspath__"):
+        return [images]
+    return list(images)

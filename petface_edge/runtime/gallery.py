@@ -1,0 +1,312 @@
+"""``Gallery``: enrolled pets, identify and verify against them, saved to a versioned file.
+
+Each enrolled image is kept as its own template; a pet's score for a query is the
+maximum cosine over its templates (robust to one bad enrollment photo, unlike a mean).
+Matches are ranked by score, ties by name, and ``accepted`` means ``score >= threshold``
+with the artifact's calibrated threshold unless one is given. A gallery is bound to the
+fingerprint of the model that made its templates. File format: :mod:`.gallery_file`.
+
+    >>> gallery = Gallery(embedder)
+    >>> gallery.enroll("Luna", ["luna1.jpg", "luna2.jpg"])
+    >>> gallery.identify("who.jpg")   # [Match(name='Luna', score=0.83, accepted=True), ...]
+    >>> gallery.save("pets.gallery")
+    >>> Gallery.load("pets.gallery", embedder)
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+from ..imaging import ImageLike
+from .artifacts import ModelError
+from .detect import Box
+from .embedder import Embedder, Images, VerifyResult
+from .gallery_file import GalleryData, GalleryError, read_gallery, write_gallery
+from .search import (
+    ANN_CANDIDATES_PER_MATCH,
+    ANN_MIN_CANDIDATES,
+    ANN_MIN_TEMPLATES,
+    ApproximateSearch,
+    ExactSearch,
+    ann_available,
+    rank,
+)
+
+SEARCH_MODES = ("auto", "exact", "approximate")
+
+
+@dataclass(frozen=True)
+class Match:
+    """One enrolled pet ranked against a query."""
+
+    name: str
+    score: float  # max cosine over the pet's templates
+    accepted: bool  # score >= threshold
+
+
+@dataclass(frozen=True)
+class FaceMatches:
+    """Matches for one face found by the detector (``box``: its square crop in the upright image)."""
+
+    box: Box
+    matches: list[Match]
+
+
+class Gallery:
+    """Enrolled pets for one model. Thread-safe; templates stored per image.
+
+    ``search``: ``"exact"`` (numpy), ``"approximate"`` (usearch HNSW, then exact rescoring of
+    the candidate pets) or ``"auto"`` (approximate from ``ann_min_templates`` templates on,
+    when the ``ann`` extra is installed).
+    """
+
+    def __init__(self, embedder: Embedder, search: str = "auto", ann_min_templates: int = ANN_MIN_TEMPLATES) -> None:
+        if not embedder.fingerprint:
+            raise ModelError(f"{embedder.model_path}: the model carries no fingerprint, so a gallery cannot be "
+                             "bound to it; use an artifact from petface-export")
+        self._init(embedder.fingerprint, embedder.dim, embedder, search, ann_min_templates)
+        self.artifact = embedder.artifact.id
+
+    def _init(self, fingerprint: str, dim: int, embedder: Optional[Embedder], search: str,
+              ann_min_templates: int) -> None:
+        if search not in SEARCH_MODES:
+            raise ValueError(f"search must be one of {', '.join(SEARCH_MODES)}, got {search!r}")
+        self.fingerprint = fingerprint
+        self.dim = dim
+        self.embedder = embedder
+        self.search_mode = search
+        self.ann_min_templates = ann_min_templates
+        self.artifact = ""
+        self.created = ""
+        self._pets: dict[str, np.ndarray] = {}
+        self._keys: dict[str, np.ndarray] = {}  # template ids, for the approximate index
+        self._owner: dict[int, str] = {}
+        self._template_total = 0  # total template count
+        self._next_key = 0
+        self._exact: Optional[ExactSearch] = None
+        self._ann: Optional[ApproximateSearch] = None
+        self._lock = threading.RLock()
+
+    # -- contents ----------------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """Enrolled pet names, sorted."""
+        with self._lock:
+            return sorted(self._pets)
+
+    def template_count(self, name: str) -> int:
+        with self._lock:
+            return len(self._templates_of(name))
+
+    def templates(self, name: str) -> np.ndarray:
+        """A copy of ``name``'s (k, dim) templates."""
+        with self._lock:
+            return self._templates_of(name).copy()
+
+    @property
+    def approximate(self) -> bool:
+        """Whether searches go through the approximate index (depends on ``search`` and the gallery size)."""
+        with self._lock:
+            return self._use_ann()
+
+    def __len__(self) -> int:
+        return len(self._pets)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._pets
+
+    def __repr__(self) -> str:
+        return f"Gallery({len(self)} pets, {self._template_total} templates, fingerprint={self.fingerprint[:12]!r})"
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def enroll(self, name: str, images: Images) -> int:
+        """Embed ``images`` (one or several photos of one pet) and add them as ``name``'s templates.
+
+        Enrolling an existing name adds templates to it. Returns the pet's template count.
+        """
+        return self.enroll_embeddings(name, self._require_embedder().embed(images))
+
+    def enroll_embeddings(self, name: str, embeddings: np.ndarray) -> int:
+        """Add precomputed embeddings (from this gallery's model) as ``name``'s templates."""
+        name = _check_name(name)
+        vectors = self._unit_rows(embeddings)
+        if len(vectors) == 0:
+            raise ValueError(f"enroll {name!r}: no images given")
+        return self._add(name, vectors)
+
+    def remove(self, name: str) -> None:
+        with self._lock:
+            self._templates_of(name)
+            del self._pets[name]
+            keys = self._keys.pop(name)
+            for k in keys.tolist():
+                del self._owner[k]
+            self._template_total -= len(keys)
+            self._exact = None
+            if self._ann is not None:
+                self._ann.remove(keys)
+
+    def rename(self, old: str, new: str) -> None:
+        new = _check_name(new)
+        with self._lock:
+            self._templates_of(old)
+            if new == old:
+                return
+            if new in self._pets:
+                raise ValueError(f"cannot rename {old!r} to {new!r}: {new!r} is already enrolled")
+            self._pets = {(new if n == old else n): t for n, t in self._pets.items()}
+            self._keys[new] = self._keys.pop(old)
+            self._owner.update((int(k), new) for k in self._keys[new])
+            self._exact = None
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def identify(self, image: ImageLike, top_k: int = 5, threshold: Optional[float] = None) -> list[Match]:
+        """The ``top_k`` enrolled pets most like the face in ``image``, best first."""
+        return self.search(self._query_vector(image), top_k, threshold)
+
+    def identify_faces(self, image: ImageLike, detect: str = "cat", top_k: int = 5,
+                       threshold: Optional[float] = None) -> list[FaceMatches]:
+        """Detect faces in a full photo, identify each; an empty list means no face was found."""
+        faces = self._require_embedder().embed_faces(image, detect)
+        return [FaceMatches(f.box, self.search(f.embedding, top_k, threshold)) for f in faces]
+
+    def search(self, embedding: np.ndarray, top_k: int = 5, threshold: Optional[float] = None) -> list[Match]:
+        """:meth:`identify` for a precomputed query embedding."""
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        value = self._threshold_and_source(threshold)[0]
+        query = self._unit_rows(embedding)
+        if len(query) != 1:
+            raise ValueError(f"search takes one query embedding, got {len(query)}")
+        with self._lock:
+            names, scores = self._score(query[0], top_k)
+        return [Match(name, score, score >= value) for name, score in rank(names, scores, top_k)]
+
+    def verify(self, name: str, image: Union[ImageLike, np.ndarray], threshold: Optional[float] = None
+               ) -> VerifyResult:
+        """Is the face in ``image`` (or an embedding) the enrolled pet ``name``? Score: max over its templates."""
+        value, source = self._threshold_and_source(threshold)
+        query = self._query_vector(image)
+        with self._lock:
+            score = float(np.max(self._templates_of(name) @ query))
+        return VerifyResult(score, score >= value, value, source)
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def save(self, path: Union[str, Path]) -> Path:
+        """Write the gallery atomically (see :mod:`petface_edge.runtime.gallery_file` for the format)."""
+        with self._lock:
+            data = GalleryData(self.fingerprint, self.dim, dict(self._pets), self.artifact, self.created)
+            written = write_gallery(path, data)
+        return written
+
+    @classmethod
+    def load(cls, path: Union[str, Path], embedder: Optional[Embedder] = None, search: str = "auto",
+             ann_min_templates: int = ANN_MIN_TEMPLATES) -> "Gallery":
+        """Read a gallery file; with ``embedder``, refuse one made by a different model.
+
+        Without an embedder the gallery can be listed, edited, saved and searched with embeddings.
+        """
+        data = read_gallery(path)
+        if embedder is not None:
+            if embedder.fingerprint != data.fingerprint:
+                raise GalleryError(
+                    f"{path}: enrolled with model {data.fingerprint[:12] or 'unknown'}, but {embedder.model_path.name} "
+                    f"is model {embedder.fingerprint[:12] or 'unknown'}; embeddings of different models are not "
+                    "comparable: re-enroll the pets with this model"
+                )
+            if embedder.dim != data.dim:
+                raise GalleryError(f"{path}: holds {data.dim}-d templates, the model gives {embedder.dim}-d")
+        gallery = cls.__new__(cls)
+        gallery._init(data.fingerprint, data.dim, embedder, search, ann_min_templates)
+        gallery.artifact, gallery.created = data.artifact, data.created
+        for name, templates in data.pets.items():
+            gallery._add(name, templates)  # stored as written: no re-normalization, so save/load is exact
+        return gallery
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _add(self, name: str, vectors: np.ndarray) -> int:
+        with self._lock:
+            keys = np.arange(self._next_key, self._next_key + len(vectors), dtype=np.int64)
+            self._next_key += len(vectors)
+            self._pets[name] = np.concatenate([self._pets[name], vectors]) if name in self._pets else vectors
+            self._keys[name] = np.concatenate([self._keys[name], keys]) if name in self._keys else keys
+            self._owner.update((int(k), name) for k in keys)
+            self._template_total += len(vectors)
+            self._exact = None
+            if self._ann is not None:
+                self._ann.add(keys, vectors)
+            return len(self._pets[name])
+
+    def _templates_of(self, name: str) -> np.ndarray:
+        if name not in self._pets:
+            raise KeyError(f"no pet named {name!r} in the gallery")
+        return self._pets[name]
+
+    def _require_embedder(self) -> Embedder:
+        if self.embedder is None:
+            raise ModelError("this gallery was loaded without a model; pass an embedder to Gallery.load "
+                             "to embed images")
+        return self.embedder
+
+    def _threshold_and_source(self, threshold: Optional[float]) -> tuple[float, str]:
+        if threshold is None and self.embedder is None:
+            raise ModelError("no threshold: this gallery has no model to take its calibrated threshold from")
+        if self.embedder is None:
+            return float(threshold), "caller"
+        return self.embedder.resolve_threshold(threshold)
+
+    def _query_vector(self, image: Union[ImageLike, np.ndarray]) -> np.ndarray:
+        if isinstance(image, np.ndarray) and image.ndim == 1:
+            return self._unit_rows(image)[0]
+        vectors = self._require_embedder().embed(image)
+        if len(vectors) != 1:
+            raise ValueError(f"expected one query image, got {len(vectors)}")
+        return vectors[0]
+
+    def _unit_rows(self, embeddings: np.ndarray) -> np.ndarray:
+        v = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+        if v.ndim != 2 or v.shape[1] != self.dim:
+            raise ValueError(f"embeddings must have {self.dim} dimensions, got shape {np.shape(embeddings)}")
+        if not np.isfinite(v).all():
+            raise ValueError("embeddings contain NaN or infinity")
+        return np.ascontiguousarray(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
+
+    def _use_ann(self) -> bool:
+        if self.search_mode == "exact":
+            return False
+        if self.search_mode == "approximate":
+            return True
+        return self._template_total >= self.ann_min_templates and ann_available()
+
+    def _score(self, query: np.ndarray, top_k: int) -> tuple[list[str], np.ndarray]:
+        """Names and pet scores to rank: every pet (exact), or the index's candidate pets rescored exactly."""
+        if not self._use_ann():
+            if self._exact is None:
+                names = list(self._pets)
+                self._exact = ExactSearch(names, [self._pets[n] for n in names], self.dim)
+            return self._exact.names, self._exact.pet_scores(query)
+        if self._ann is None:
+            self._ann = ApproximateSearch(self.dim)
+            if self._pets:  # one bulk insert: usearch builds the graph in parallel
+                self._ann.add(np.concatenate(list(self._keys.values())), np.concatenate(list(self._pets.values())))
+        keys = self._ann.candidates(query, max(ANN_MIN_CANDIDATES, ANN_CANDIDATES_PER_MATCH * top_k))
+        names = list(dict.fromkeys(self._owner[int(k)] for k in keys))
+        scores = np.array([np.max(self._pets[n] @ query) for n in names], dtype=np.float32)
+        return names, scores
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"pet name must be a non-empty string, got {name!r}")
+    if any(ord(c) < 32 for c in name):
+        raise ValueError(f"pet name must not contain control characters, got {name!r}")
+    return name.strip()

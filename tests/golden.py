@@ -1,0 +1,151 @@
+"""Golden files: what the Python runtime computes, for the Android (Kotlin) and iOS (Swift) ports to reproduce.
+
+``write_golden(pipeline, out_dir)`` writes, from the exported test pipeline:
+
+- ``manifest.json`` plus the artifacts the demos run (``tflite-fp32``, ``tflite-int8``), copied in
+  with paths relative to ``out_dir``; the other artifacts are dropped from the copy.
+- ``decoded/<id>.rgb``: each source image as PIL decodes it (EXIF applied), raw RGB uint8,
+  row-major, ``height * width * 3`` bytes; ``pixels/<id>.rgb``: after ``resize_pixels``, ``S*S*3`` bytes.
+- ``golden.json``: image list, per-artifact embeddings, and a gallery (enrolled pets, queries with
+  their expected pet or null, and the top-5 matches the Python ``Gallery`` returns).
+
+Pets come from the held-out identities (test split first, then val, then train to fill).
+A few sources are re-encoded as PNG at odd non-square sizes, so the ports' resize is checked
+on upscaling and downscaling, not only on the square 112 px training images.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from petface_edge import Embedder, Gallery, load_image
+from petface_edge.data import load_splits
+from petface_edge.imaging import resize_pixels
+from petface_edge.runtime.manifest import Manifest
+from tests.pipeline import Pipeline
+
+SCHEMA = "petface-golden"
+SCHEMA_VERSION = 1
+EMBEDDED_ARTIFACTS = ("tflite-fp32", "tflite-int8", "onnx-fp32")
+SHIPPED_ARTIFACTS = ("tflite-fp32", "tflite-int8")  # the files the demos load
+GALLERY_ARTIFACT = "tflite-fp32"
+ENROLLED_PETS = 12
+ENROLL_IMAGES = 2
+SECOND_QUERIES = 4  # enrolled pets queried twice
+UNENROLLED_PETS = 4
+TOP_K = 5
+# (image index within the golden set, width, height): upscaled, downscaled and mixed, all non-square.
+ODD_SIZES = {2: (97, 131), 11: (300, 180), 30: (61, 47), 41: (199, 113)}
+
+
+def _identities(splits_path: Path) -> list[tuple[str, list[str]]]:
+    """Identities with their images, test split first (never trained on), then val, then train."""
+    splits = load_splits(splits_path)
+    out: dict[str, list[str]] = {}
+    for split in ("test", "val", "train"):
+        for rel, label in sorted(splits[split], key=lambda item: (item[1], item[0])):
+            out.setdefault(label, []).append(rel)
+    return list(out.items())
+
+
+def write_golden(pipeline: Pipeline, out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    for sub in ("decoded", "pixels", "sources"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    manifest = Manifest.load(pipeline.export)
+    size = int(manifest.model["image_size"])
+
+    identities = [(label, rels) for label, rels in _identities(pipeline.splits) if len(rels) >= ENROLL_IMAGES + 2]
+    needed = ENROLLED_PETS + UNENROLLED_PETS
+    if len(identities) < needed:
+        raise ValueError(f"{pipeline.splits}: need {needed} identities with 4+ images for the golden set")
+    enrolled, unenrolled = identities[:ENROLLED_PETS], identities[ENROLLED_PETS:needed]
+
+    # Image plan: enrollment images, one query per enrolled pet, a second query for a few, unenrolled queries.
+    sources: list[tuple[str, str | None]] = []  # (relpath in data dir, expected pet for queries)
+    enroll_plan: list[tuple[str, list[int]]] = []
+    queries: list[tuple[int, str | None]] = []
+    for label, rels in enrolled:
+        enroll_plan.append((label, [len(sources), len(sources) + 1]))
+        sources += [(rels[0], label), (rels[1], label)]
+    for i, (label, rels) in enumerate(enrolled):
+        picks = rels[2:4] if i < SECOND_QUERIES else rels[2:3]
+        for rel in picks:
+            queries.append((len(sources), label))
+            sources.append((rel, label))
+    for label, rels in unenrolled:
+        queries.append((len(sources), None))
+        sources.append((rels[2], label))
+
+    images, pixels = [], []
+    for index, (rel, _) in enumerate(sources):
+        image_id = f"img_{index:03d}"
+        entry = {"id": image_id, "source": rel}
+        path = pipeline.data / rel
+        if index in ODD_SIZES:  # re-encode at an odd non-square size as PNG
+            png = out / "sources" / f"{image_id}.png"
+            load_image(path).resize(ODD_SIZES[index], Image.Resampling.BICUBIC).save(png)
+            entry = {"id": image_id, "source": f"sources/{png.name}", "derived_from": rel}
+            path = png
+        decoded = load_image(path)
+        resized = resize_pixels(decoded, size)
+        (out / "decoded" / f"{image_id}.rgb").write_bytes(np.asarray(decoded, dtype=np.uint8).tobytes())
+        (out / "pixels" / f"{image_id}.rgb").write_bytes(resized.tobytes())
+        images.append({**entry, "width": decoded.width, "height": decoded.height,
+                       "decoded": f"decoded/{image_id}.rgb", "pixels": f"pixels/{image_id}.rgb"})
+        pixels.append(resized)
+    batch = np.stack(pixels)
+
+    embeddings, embedders = {}, {}
+    for artifact_id in EMBEDDED_ARTIFACTS:
+        embedders[artifact_id] = Embedder.open(manifest, backend=artifact_id)
+        vectors = embedders[artifact_id].embed_pixels(batch)
+        embeddings[artifact_id] = {img["id"]: v.tolist() for img, v in zip(images, vectors)}
+
+    embedder = embedders[GALLERY_ARTIFACT]
+    gallery = Gallery(embedder, search="exact")
+    vectors = np.array([embeddings[GALLERY_ARTIFACT][img["id"]] for img in images], dtype=np.float32)
+    for label, indices in enroll_plan:
+        gallery.enroll_embeddings(label, vectors[indices])
+    threshold, _ = embedder.resolve_threshold()
+    golden = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "image_size": size,
+        "fingerprint": manifest.fingerprint,
+        "images": images,
+        "embeddings": embeddings,
+        "gallery": {
+            "artifact": GALLERY_ARTIFACT,
+            "threshold": threshold,
+            "enrolled": [{"name": label, "images": [images[i]["id"] for i in indices]}
+                         for label, indices in enroll_plan],
+            "queries": [{"image": images[i]["id"], "expected": expected,
+                         "matches": [{"name": m.name, "score": m.score, "accepted": m.accepted}
+                                     for m in gallery.search(vectors[i], TOP_K, threshold)]}
+                        for i, expected in queries],
+        },
+    }
+    _copy_manifest(manifest, out)
+    (out / "golden.json").write_text(json.dumps(golden, indent=1) + "\n")
+    return out
+
+
+def _copy_manifest(manifest: Manifest, out: Path) -> None:
+    """The manifest as exported (extensions kept), reduced to the shipped artifacts, which are copied beside it."""
+    raw = json.loads((manifest.directory / "manifest.json").read_text())
+    kept = []
+    for entry in raw["artifacts"]:
+        if entry["id"] in SHIPPED_ARTIFACTS:
+            source = manifest.directory / entry["path"]
+            shutil.copy2(source, out / source.name)
+            kept.append({**entry, "path": source.name})
+    missing = set(SHIPPED_ARTIFACTS) - {e["id"] for e in kept}
+    if missing:
+        raise ValueError(f"{manifest.directory}: manifest lacks {sorted(missing)} for the golden files")
+    (out / "manifest.json").write_text(json.dumps({**raw, "artifacts": kept}, indent=2) + "\n")

@@ -1,0 +1,288 @@
+"""Gallery: enrollment, ranking rules, persistence (atomic, versioned, bound to the model), approximate search."""
+
+import io
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import numpy as np
+import pytest
+
+from petface_edge import Embedder, Gallery, GalleryError, Match, VerifyResult
+from petface_edge.data import load_splits
+from petface_edge.runtime.gallery_file import META_MEMBER, TEMPLATES_MEMBER
+
+
+@pytest.fixture(scope="module")
+def embedder(exported):
+    return Embedder.open(exported.export)
+
+
+def _unit(x):
+    x = np.asarray(x, np.float32)
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _basis(dim, *axes):
+    out = np.zeros((len(axes), dim), np.float32)
+    out[np.arange(len(axes)), axes] = 1
+    return out
+
+
+def test_identify_and_verify_real_photos(embedder, exported):
+    test = load_splits(exported.splits)["test"]
+    by_pet = {}
+    for rel, label in test:
+        by_pet.setdefault(label, []).append(exported.data / rel)
+    gallery = Gallery(embedder)
+    for name, paths in by_pet.items():
+        assert gallery.enroll(name, paths[:2]) == 2
+    assert len(gallery) == len(by_pet) and gallery.names() == sorted(by_pet)
+
+    queries = [(name, path) for name, paths in by_pet.items() for path in paths[2:]]
+    vectors = embedder.embed([path for _, path in queries])
+    correct = 0
+    for k, ((name, path), q) in enumerate(zip(queries, vectors)):
+        matches = gallery.identify(path, top_k=3) if k < 3 else gallery.search(q, top_k=3)
+        assert len(matches) == 3 and all(isinstance(m, Match) for m in matches)
+        assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
+        for m in matches:  # a pet's score is its best template, computed here by hand
+            assert m.score == pytest.approx(float(np.max(gallery.templates(m.name) @ q)), abs=1e-6)
+            assert m.accepted == (m.score >= embedder.threshold)
+        correct += matches[0].name == name
+    result = gallery.verify(queries[0][0], queries[0][1])
+    assert isinstance(result, VerifyResult) and result.threshold == embedder.threshold
+    assert result.score == pytest.approx(float(np.max(gallery.templates(queries[0][0]) @ vectors[0])), abs=1e-6)
+    print(f"\nidentify top-1 on {len(by_pet)} held-out pets (2 enrolled photos each): {correct}/{len(queries)}")
+    assert correct / len(queries) > 2 / len(by_pet)  # well above chance for the briefly trained model
+
+
+def test_pet_score_is_the_best_template_and_ties_break_by_name(embedder):
+    d = embedder.dim
+    gallery = Gallery(embedder, search="exact")
+    e = _basis(d, 0, 1, 2, 3)
+    gallery.enroll_embeddings("bella", e[[0, 1]])  # her best template matches the query exactly
+    gallery.enroll_embeddings("abby", e[[1]])  # tied with bella
+    gallery.enroll_embeddings("coco", _unit(e[1] + e[2]))  # cosine 0.707
+    gallery.enroll_embeddings("dora", e[[3]])  # orthogonal
+    matches = gallery.search(e[1], top_k=3, threshold=0.9)
+    assert matches == [Match("abby", 1.0, True), Match("bella", 1.0, True),
+                       Match("coco", pytest.approx(0.70710677), False)]
+    assert [m.name for m in gallery.search(e[1], top_k=10, threshold=0.5)] == ["abby", "bella", "coco", "dora"]
+    # A tie exactly at the top-k cut: the name decides who is in.
+    assert [m.name for m in gallery.search(e[1], top_k=1, threshold=0.5)] == ["abby"]
+    # The mean of bella's templates would score 0.707; the maximum is 1.
+    assert gallery.verify("bella", e[1], threshold=0.9).same
+
+
+def test_default_threshold_comes_from_the_manifest(embedder):
+    gallery = Gallery(embedder)
+    gallery.enroll_embeddings("a", _basis(embedder.dim, 0))
+    t = embedder.threshold
+    assert t == embedder.artifact.thresholds["best_accuracy"]
+    near = _unit(np.r_[[t], [np.sqrt(1 - t * t)], np.zeros(embedder.dim - 2)])
+    above = _unit(np.r_[[t + 0.01], [np.sqrt(1 - (t + 0.01) ** 2)], np.zeros(embedder.dim - 2)])
+    below = _unit(np.r_[[t - 0.01], [np.sqrt(1 - (t - 0.01) ** 2)], np.zeros(embedder.dim - 2)])
+    assert gallery.search(above)[0].accepted and not gallery.search(below)[0].accepted
+    result = gallery.verify("a", near)
+    assert result.threshold == t and "best_accuracy" in result.threshold_source
+
+
+def test_remove_rename_and_errors(embedder):
+    gallery = Gallery(embedder)
+    e = _basis(embedder.dim, 0, 1, 2)
+    for name, v in zip(("a", "b", "c"), e):
+        gallery.enroll_embeddings(name, v)
+    assert gallery.enroll_embeddings("a", e[1]) == 2  # enrolling again adds a template
+    gallery.remove("b")
+    gallery.rename("c", "zed")
+    assert gallery.names() == ["a", "zed"] and len(gallery) == 2 and "zed" in gallery and "c" not in gallery
+    assert gallery.search(e[2], threshold=0.5)[0] == Match("zed", 1.0, True)
+    assert gallery.search(e[1], threshold=0.5)[0].name == "a"  # b's image still matches a's second template
+    with pytest.raises(KeyError, match="no pet named 'b'"):
+        gallery.remove("b")
+    with pytest.raises(ValueError, match="already enrolled"):
+        gallery.rename("a", "zed")
+    with pytest.raises(ValueError, match="non-empty"):
+        gallery.enroll_embeddings("  ", e[0])
+    with pytest.raises(ValueError, match="dimensions"):
+        gallery.enroll_embeddings("x", np.ones(3))
+    with pytest.raises(ValueError, match="top_k"):
+        gallery.search(e[0], top_k=0)
+
+
+def test_save_and_load_round_trip_exactly(embedder, tmp_path):
+    rng = np.random.default_rng(0)
+    gallery = Gallery(embedder)
+    for i in range(5):
+        gallery.enroll_embeddings(f"pet {i} é", _unit(rng.standard_normal((i + 1, embedder.dim))))
+    path = gallery.save(tmp_path / "pets.gallery")
+    loaded = Gallery.load(path, embedder)
+    assert loaded.names() == gallery.names() and loaded.fingerprint == embedder.fingerprint
+    for name in gallery.names():
+        assert np.array_equal(loaded.templates(name), gallery.templates(name))
+    q = _unit(rng.standard_normal(embedder.dim))
+    assert loaded.search(q, 5) == gallery.search(q, 5)
+    # The documented layout: a plain zip with gallery.json and an .npy that numpy reads without pickle.
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == [META_MEMBER, TEMPLATES_MEMBER]
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in z.infolist())
+        meta = json.loads(z.read(META_MEMBER))
+    assert meta["schema"] == "petface-gallery" and meta["schema_version"] == 1 and meta["dim"] == embedder.dim
+    assert [p["templates"] for p in meta["pets"]] == [1, 2, 3, 4, 5]
+    assert np.load(path, allow_pickle=False)["templates"].shape == (15, embedder.dim)
+    # Listing and editing work without a model; searching then needs an explicit threshold.
+    bare = Gallery.load(path)
+    bare.remove("pet 0 é")
+    bare.save(path)
+    assert Gallery.load(path, embedder).names() == gallery.names()[1:]
+
+
+def _rewrite(path, meta_change=None, templates=None):
+    with zipfile.ZipFile(path) as z:
+        meta = json.loads(z.read(META_MEMBER))
+        raw = z.read(TEMPLATES_MEMBER)
+    meta.update(meta_change or {})
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(META_MEMBER, json.dumps(meta))
+        if templates is not None:
+            buf = io.BytesIO()
+            np.save(buf, templates)
+            raw = buf.getvalue()
+        z.writestr(TEMPLATES_MEMBER, raw)
+
+
+@pytest.fixture()
+def saved(embedder, tmp_path):
+    gallery = Gallery(embedder)
+    gallery.enroll_embeddings("a", _basis(embedder.dim, 0, 1))
+    gallery.enroll_embeddings("b", _basis(embedder.dim, 2))
+    return gallery.save(tmp_path / "g.gallery")
+
+
+def test_gallery_from_another_model_is_refused(embedder, saved):
+    _rewrite(saved, {"fingerprint": "f" * 64})
+    with pytest.raises(GalleryError, match="enrolled with model ffffffffffff.*not comparable"):
+        Gallery.load(saved, embedder)
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("random", "not a petface gallery or corrupt"),
+    ("truncated", "not a petface gallery or corrupt"),
+    ("future", "schema version 7 is newer"),
+    ("not-ours", "expected schema 'petface-gallery'"),
+    ("shape", "templates are float32 (3, 5)"),
+    ("nan", "not finite unit vectors"),
+    ("pickle", "templates.npy unreadable"),
+])
+def test_corrupt_or_future_gallery_is_a_clear_error(saved, damage, words):
+    if damage == "random":
+        saved.write_bytes(np.random.default_rng(1).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    elif damage == "truncated":
+        saved.write_bytes(saved.read_bytes()[:300])
+    elif damage == "future":
+        _rewrite(saved, {"schema_version": 7})
+    elif damage == "not-ours":
+        _rewrite(saved, {"schema": "something-else"})
+    elif damage == "shape":
+        _rewrite(saved, templates=np.ones((3, 5), np.float32))
+    elif damage == "nan":
+        bad = np.full((3, 128), np.nan, np.float32)
+        _rewrite(saved, templates=bad)
+    elif damage == "pickle":
+        _rewrite(saved, templates=np.array([{"evil": 1}], dtype=object))
+    with pytest.raises(GalleryError) as err:
+        Gallery.load(saved)
+    assert str(saved) in str(err.value) and words in str(err.value)
+
+
+KILL_DURING_SAVE = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    from petface_edge import Gallery
+
+    gallery = Gallery.load(sys.argv[1])
+    gallery.enroll_embeddings("intruder", np.ones((500, gallery.dim), np.float32))
+
+    def write_then_die(fp, array, *args, **kwargs):  # half the templates reach the disk, then the power fails
+        fp.write(array.tobytes()[: array.nbytes // 2])
+        fp.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    np.lib.format.write_array = write_then_die
+    gallery.save(sys.argv[1])
+""")
+
+
+def test_save_killed_mid_write_leaves_the_previous_gallery(embedder, saved):
+    before = Gallery.load(saved, embedder)
+    run = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, str(saved)], capture_output=True, text=True)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    leftovers = [p for p in saved.parent.iterdir() if p.name.startswith(f".{saved.name}.")]
+    assert leftovers and leftovers[0].stat().st_size > 0  # the kill really happened mid-write
+    after = Gallery.load(saved, embedder)
+    assert after.names() == before.names() == ["a", "b"]
+    for name in before.names():
+        assert np.array_equal(after.templates(name), before.templates(name))
+    after.enroll_embeddings("c", _basis(embedder.dim, 5))
+    after.save(saved)  # the next save replaces the file as usual
+    assert Gallery.load(saved, embedder).names() == ["a", "b", "c"]
+
+
+def _clustered(rng, pets, per_pet, dim, noise):
+    centres = _unit(rng.standard_normal((pets, dim)))
+    templates = _unit(np.repeat(centres, per_pet, axis=0) + noise * rng.standard_normal((pets * per_pet, dim)))
+    return centres, templates.reshape(pets, per_pet, dim)
+
+
+def test_approximate_search_recall_against_exact(embedder):
+    rng = np.random.default_rng(3)
+    pets, per_pet = 2000, 2
+    centres, templates = _clustered(rng, pets, per_pet, embedder.dim, noise=0.08)
+    exact = Gallery(embedder, search="exact")
+    approx = Gallery(embedder, search="approximate")
+    for i in range(pets):
+        exact.enroll_embeddings(f"pet{i:05d}", templates[i])
+        approx.enroll_embeddings(f"pet{i:05d}", templates[i])
+    assert approx.approximate and not exact.approximate
+    queries = _unit(centres[:200] + 0.1 * rng.standard_normal((200, embedder.dim)))
+    agree = 0
+    for q in queries:
+        e, a = exact.search(q, 5, threshold=0.5), approx.search(q, 5, threshold=0.5)
+        agree += e[0].name == a[0].name
+        if e[0].name == a[0].name:  # candidates are rescored over all their templates: the exact score
+            assert a[0].score == pytest.approx(e[0].score, abs=1e-6)
+    recall = agree / len(queries)
+    print(f"\napproximate search recall@1 vs exact: {recall:.3f} ({pets * per_pet} templates)")
+    assert recall >= 0.98
+    # Edits reach the index: a removed pet is never returned, a renamed one under its new name.
+    top = exact.search(queries[0], 1, threshold=0.5)[0].name
+    approx.remove(top)
+    assert approx.search(queries[0], 5, threshold=0.5)[0].name != top
+    second = approx.search(queries[1], 1, threshold=0.5)[0].name
+    approx.rename(second, "renamed")
+    assert approx.search(queries[1], 1, threshold=0.5)[0].name == "renamed"
+
+
+def test_auto_mode_switches_to_the_index_at_the_size_threshold(embedder):
+    gallery = Gallery(embedder, search="auto", ann_min_templates=10)
+    rng = np.random.default_rng(4)
+    for i in range(9):
+        gallery.enroll_embeddings(f"p{i}", _unit(rng.standard_normal(embedder.dim)))
+    assert not gallery.approximate
+    gallery.enroll_embeddings("p9", _unit(rng.standard_normal(embedder.dim)))
+    assert gallery.approximate
+    q = gallery.templates("p4")[0]
+    assert gallery.search(q, 1, threshold=0.5)[0] == Match("p4", pytest.approx(1.0), True)
+
+
+def test_gallery_needs_a_fingerprinted_model_and_a_threshold(embedder, saved):
+    bare = Gallery.load(saved)
+    with pytest.raises(Exception, match="no threshold"):
+        bare.search(_basis(embedder.dim, 0)[0])
+    assert bare.search(_basis(embedder.dim, 0)[0], threshold=0.5)[0].name == "a"
+    with pytest.raises(Exception, match="loaded without a model"):
+        bare.identify(np.zeros((8, 8, 3), np.uint8), threshold=0.5)
