@@ -1,0 +1,37 @@
+package dev.petface.demo.engine
+
+import dev.petface.core.Golden
+import dev.petface.core.ManifestException
+import dev.petface.core.assertThrows
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import java.io.File
+
+/** The artifact choice on the exported manifest of the golden set (tflite-fp32 and tflite-int8). */
+class ArtifactChoiceTest {
+    private val manifest = Golden.instance.manifest
+    private val bundled = { path: String -> File(Golden.instance.dir, path).isFile }
+
+    @Test
+    fun `CPU runs INT8, a supported GPU runs FP32 on the delegate`() {
+        val cpu = ArtifactChoice.plan(manifest, bundled, gpuAvailable = false)
+        assertEquals("tflite-int8", cpu.artifact.id)
+        assertFalse(cpu.useGpu)
+        val gpu = ArtifactChoice.plan(manifest, bundled, gpuAvailable = true)
+        assertEquals("tflite-fp32", gpu.artifact.id)
+        assertTrue(gpu.useGpu)
+        val forced = ArtifactChoice.plan(manifest, bundled, gpuAvailable = true, forced = "tflite-int8")
+        assertEquals("tflite-int8" to false, forced.artifact.id to forced.useGpu)
+    }
+
+    @Test
+    fun `only artifacts whose file is bundled are candidates`() {
+        val int8Path = manifest.artifact("tflite-int8").path
+        assertEquals("tflite-fp32", ArtifactChoice.plan(manifest, { it != int8Path && bundled(it) }, false).artifact.id)
+        val none = assertThrows<ManifestException> { ArtifactChoice.plan(manifest, { false }, false) }
+        assertTrue(none.message!!.contains("no verified TFLite artifact"), none.message)
+        assertThrows<ManifestException> { ArtifactChoice.plan(manifest, bundled, false, forced = "onnx-fp32") }
+    }
+}

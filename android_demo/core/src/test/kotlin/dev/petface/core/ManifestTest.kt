@@ -1,0 +1,81 @@
+package dev.petface.core
+
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+
+class ManifestTest {
+    private val golden = Golden.instance
+
+    @Test
+    fun `reads the exported manifest's tflite contracts`() {
+        val m = golden.manifest
+        assertEquals(golden.fingerprint, m.fingerprint)
+        assertEquals(golden.imageSize, m.imageSize)
+        val fp32 = m.artifact("tflite-fp32")
+        assertEquals(Layout.NHWC, fp32.input.layout)
+        assertEquals(DType.FLOAT32, fp32.input.dtype)
+        assertNull(fp32.input.quantization)
+        val int8 = m.artifact("tflite-int8")
+        assertEquals(DType.INT8, int8.input.dtype)
+        assertEquals(DType.INT8, int8.output.dtype)
+        assertTrue(int8.input.quantization!!.scale > 0 && int8.output.quantization!!.scale > 0)
+        for (a in listOf(fp32, int8)) {
+            assertEquals(m.imageSize, a.input.size)
+            assertEquals(m.embeddingDim, a.output.dim)
+            assertTrue(a.defaultThreshold in -1.0..1.0, "threshold ${a.defaultThreshold}")
+        }
+        assertEquals(golden.galleryThreshold, m.artifact(golden.galleryArtifact).defaultThreshold, 1e-12)
+    }
+
+    @Test
+    fun `the contract in the manifest is the contract inside the tflite file`() {
+        for (id in listOf("tflite-fp32", "tflite-int8")) {
+            val artifact = golden.manifest.artifact(id)
+            LiteRtRunner(golden.modelFile(id), Golden.litertLibrary).use { runner ->
+                val s = artifact.input.size
+                // The model declares batch -1 where the manifest says "any batch" (null).
+                assertEquals(listOf(artifact.input.batch ?: -1, s, s, 3), runner.input.shape, "$id input shape")
+                assertEquals(artifact.input.dtype.name.lowercase(), runner.input.dtype, "$id input dtype")
+                assertEquals(artifact.output.dtype.name.lowercase(), runner.output.dtype, "$id output dtype")
+                assertEquals(artifact.output.dim, runner.output.shape.last(), "$id output dim")
+                for ((fromManifest, fromModel) in listOf(artifact.input.quantization to runner.input.quantization,
+                    artifact.output.quantization to runner.output.quantization)) {
+                    assertEquals(fromManifest?.zeroPoint, fromModel?.zeroPoint, "$id zero point")
+                    if (fromManifest != null) assertEquals(fromModel!!.scale, fromManifest.scale, fromModel.scale * 1e-6, "$id scale")
+                }
+            }
+        }
+    }
+
+    private val minimal = """{"schema": "petface-manifest", "schema_version": 1,
+        "model": {"checkpoint_sha256": "abc", "image_size": 112, "embedding_dim": 128},
+        "artifacts": [ARTIFACTS]}"""
+
+    private fun artifact(id: String, dtype: String) = """{"id": "$id", "format": "onnx", "precision": "x", "path": "m", "status": "passed",
+        "input": {"name": "pixels", "layout": "NCHW", "dtype": "$dtype", "size": 112, "batch": null},
+        "output": {"name": "e", "dtype": "float32", "dim": 128}, "thresholds": {"best_accuracy": 0.4, "source": "s"}}"""
+
+    @Test
+    fun `unusable artifacts are skipped with the reason, the rest stay usable`() {
+        val m = Manifest.parse(minimal.replace("ARTIFACTS", artifact("onnx-fp16", "float16") + "," + artifact("onnx-fp32", "float32")))
+        assertEquals(listOf("onnx-fp32"), m.artifacts.map { it.id })
+        assertNull(m.artifact("onnx-fp32").input.batch)
+        assertEquals(0.4, m.artifact("onnx-fp32").defaultThreshold)
+        val e = assertThrows<ManifestException> { m.artifact("onnx-fp16") }
+        assertTrue("float16" in e.message!!, e.message)
+    }
+
+    @Test
+    fun `bad manifests fail with a message naming the file and the field`() {
+        fun failure(text: String) = assertThrows<ManifestException> { Manifest.parse(text, "export/manifest.json") }.message!!
+        assertTrue(failure("{}").contains("export/manifest.json: not a petface manifest"))
+        assertTrue(failure("[1, 2").startsWith("export/manifest.json: not valid JSON"))
+        assertTrue(failure(minimal.replace("\"schema_version\": 1", "\"schema_version\": 7").replace("ARTIFACTS", "")).contains("newer"))
+        val noSize = failure(minimal.replace(", \"image_size\": 112", "").replace("ARTIFACTS", ""))
+        assertTrue(noSize.contains("export/manifest.json.model") && noSize.contains("'image_size'"), noSize)
+        val unquantized = minimal.replace("ARTIFACTS", artifact("tflite-int8", "int8"))
+        assertTrue(Manifest.parse(unquantized).skipped.getValue("tflite-int8").contains("without quantization"))
+    }
+}
