@@ -8,6 +8,7 @@ Plain JSON with a schema version, so Kotlin and Swift read it without petface co
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -87,6 +88,7 @@ class Artifact:
     parity: dict = field(default_factory=dict)
     thresholds: dict = field(default_factory=dict)
     quantized: str = ""  # what is and is not quantized, in words
+    recipe: dict = field(default_factory=dict)  # quantization levers tried and the one kept
     export_seconds: float = 0.0
     tools: dict = field(default_factory=dict)
     error: str = ""
@@ -150,7 +152,7 @@ class Manifest:
                 f"{path}: manifest schema {raw['schema_version']} is newer than this petface-edge supports "
                 f"({SCHEMA_VERSION})"
             )
-        artifacts = [_artifact_from_dict(a) for a in raw.get("artifacts", [])]
+        artifacts = [artifact_from_dict(a) for a in raw.get("artifacts", [])]
         fields = {k: raw[k] for k in ("model", "producer", "verification", "created", "schema_version") if k in raw}
         return cls(artifacts=artifacts, directory=path.parent, **fields)
 
@@ -159,7 +161,8 @@ def _quant(d: Optional[dict]) -> Optional[Quantization]:
     return Quantization(**d) if d else None
 
 
-def _artifact_from_dict(d: dict) -> Artifact:
+def artifact_from_dict(d: dict) -> Artifact:
+    """An :class:`Artifact` from its JSON form (a manifest entry, or contracts embedded in an artifact)."""
     d = dict(d)
     if d.get("input"):
         inp = dict(d["input"])
@@ -184,3 +187,24 @@ def write_json_atomic(path: Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def artifact_digest(path: str | Path) -> tuple[int, str]:
+    """(bytes, sha256) of an artifact: a file, or a directory such as a ``.mlpackage``.
+
+    A directory's sha256 covers each file's relative path and contents in sorted order,
+    so a renamed, added or changed file inside the package changes it.
+    """
+    path = Path(path)
+    if path.is_file():
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return path.stat().st_size, digest.hexdigest()
+    digest, total = hashlib.sha256(), 0
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        size, sha = artifact_digest(file)
+        digest.update(f"{file.relative_to(path).as_posix()}\0{sha}\n".encode())
+        total += size
+    return total, digest.hexdigest()

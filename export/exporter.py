@@ -1,0 +1,280 @@
+"""``export_model``: build every requested artifact in its own converter process, verify each, write the manifest.
+
+Per format: one subprocess (``export.worker``) builds all its precisions; a crash or
+a converter error becomes a "failed export" row and the other formats still build.
+Each built artifact is then run in its real runtime through the backend layer on
+held-out images and compared with the PyTorch FP32 embedder (``export.verify``);
+its cosine thresholds come from the val split (``export.thresholds``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+
+from petface_edge import __version__
+from petface_edge.runtime.backends import BackendError, open_backend
+from petface_edge.runtime.manifest import (
+    FAILED_EXPORT,
+    FAILED_PARITY,
+    NOT_VERIFIABLE,
+    PASSED,
+    Artifact,
+    InputContract,
+    Manifest,
+    OutputContract,
+    Quantization,
+    artifact_digest,
+)
+
+from .formats import FORMATS, Variant, select
+from .report import write_report
+from .thresholds import thresholds
+from .verify import GATES, HeldOut, embed_pixels, failures, held_out_sets, parity, reference_embeddings
+
+DEFAULT_VERIFY_IMAGES = 256
+CONVERTER_TIMEOUT_S = 1800
+CALIBRATION_FILE = "calibration.zip"
+PRODUCER = f"petface-edge {__version__}"
+
+
+class ExportError(ValueError):
+    """Bad input to the exporter, found before any conversion starts; the message names what and why."""
+
+
+def _log(progress: bool, message: str) -> None:
+    if progress:
+        print(f"[petface-export] {message}", file=sys.stderr, flush=True)
+
+
+def _load_model(checkpoint: Path, image_size: Optional[int]):
+    from petface_edge.models import CheckpointError, load_embedder
+
+    try:
+        model = load_embedder(checkpoint)
+    except CheckpointError as exc:
+        raise ExportError(str(exc)) from None
+    if image_size is not None and image_size != model.image_size:
+        raise ExportError(f"{checkpoint}: the model was trained at {model.image_size}x{model.image_size} and its "
+                          f"GDConv kernel fixes that input size; --image-size {image_size} does not match")
+    return model
+
+
+def _prepare_output(output_dir: Path) -> Path:
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise ExportError(f"{output_dir}: output directory is not writable ({exc.strerror or exc})") from None
+    return output_dir
+
+
+def _calibration(path: Optional[Path], output_dir: Path, image_size: int, data_dir, splits) -> dict:
+    """Load or build the calibration set, check it fits the model, store it beside the artifacts."""
+    import calibration as cal
+
+    try:
+        calib = cal.load(path) if path is not None else cal.build(image_size, data_dir, splits)
+        calib.check_compatible(image_size, name=str(path or "calibration set"))
+    except (cal.CalibrationError, ValueError, OSError) as exc:
+        raise ExportError(str(exc)) from None
+    stored = calib.save(output_dir / CALIBRATION_FILE)
+    header = calib.header()
+    size, sha = artifact_digest(stored)
+    return {"path": CALIBRATION_FILE, "sha256": sha, "bytes": size, "count": len(calib),
+            "identities": len(set(calib.labels)), "origin": header["origin"],
+            "pixels_sha256": header["pixels_sha256"], "given": str(path) if path else None}
+
+
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"converter process crashed (signal {signal.Signals(-code).name})"
+        except ValueError:
+            return f"converter process crashed (signal {-code})"
+    return f"converter process exited with status {code}"
+
+
+def _last_line(log: Path) -> str:
+    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()] if log.exists() else []
+    return lines[-1][:300] if lines else ""
+
+
+def _run_converter(fmt: str, variants: list[Variant], job: dict, work: Path) -> tuple[dict, str, list]:
+    """Run ``export.worker`` for one format; returns (results by precision, process error, network attempts)."""
+    work.mkdir(parents=True)
+    job = {**job, "format": fmt, "precisions": [v.precision for v in variants], "work_dir": str(work),
+           "result": str(work / "result.json")}
+    (work / "job.json").write_text(json.dumps(job))
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    log = work / "converter.log"
+    try:
+        with open(log, "w") as out:
+            code = subprocess.run([sys.executable, "-m", "export.worker", str(work / "job.json")], cwd=work,
+                                  env=env, stdout=out, stderr=subprocess.STDOUT, timeout=CONVERTER_TIMEOUT_S,
+                                  ).returncode
+    except subprocess.TimeoutExpired:
+        return {}, f"converter process timed out after {CONVERTER_TIMEOUT_S} s", []
+    result = work / "result.json"
+    if code != 0 or not result.exists():
+        detail = _last_line(log)
+        return {}, _describe_exit(code) + (f": {detail}" if detail and code > 0 else ""), []
+    data = json.loads(result.read_text())
+    return {r["precision"]: r for r in data["results"]}, "", data["network_attempts"]
+
+
+def _contract(d: dict, cls):
+    d = dict(d)
+    if d.get("quantization"):
+        d["quantization"] = Quantization(**d["quantization"])
+    if cls is InputContract:
+        d["range"] = tuple(d["range"])
+    return cls(**d)
+
+
+def _verify(art: Artifact, path: Path, gate: str, parity_set: HeldOut, reference: np.ndarray,
+            threshold_set: HeldOut, reference_thresholds: dict, notes: dict) -> None:
+    """Run the artifact in its runtime; fill status, parity and thresholds in place."""
+    try:
+        backend = open_backend(path)
+    except BackendError as exc:
+        if art.format == "coreml" and "cannot run CoreML on this OS" in str(exc):
+            art.status = NOT_VERIFIABLE
+            art.parity = {"verified": False, "reason": str(exc).split(": ", 1)[-1],
+                          "spec_check": notes.get("spec_check", {})}
+            art.thresholds = {**reference_thresholds, "source": "PyTorch FP32 reference (the artifact cannot run "
+                              "here): " + reference_thresholds["source"]}
+            return
+        art.status, art.error = FAILED_PARITY, f"does not load in its runtime: {exc}"
+        return
+    emb = embed_pixels(backend, art.input, art.output, parity_set.pixels)
+    art.parity = parity(reference, emb, parity_set.labels)
+    missed = failures(art.parity, GATES[gate])
+    art.parity.update({"verified": True, "runtime": backend.name, "gate": gate, "gate_bounds": GATES[gate],
+                       "gate_failures": missed})
+    art.status = PASSED if not missed else FAILED_PARITY
+    art.error = "; ".join(missed)
+    art.thresholds = thresholds(embed_pixels(backend, art.input, art.output, threshold_set.pixels),
+                                threshold_set.labels, threshold_set.source)
+
+
+def _model_info(model, checkpoint: Path) -> dict:
+    from petface_edge.models import count_macs, count_parameters
+
+    return {"backbone": model.name, "image_size": model.image_size, "embedding_dim": model.embedding_dim,
+            "checkpoint": str(checkpoint), "checkpoint_sha256": artifact_digest(checkpoint)[1],
+            "parameters": count_parameters(model), "macs": count_macs(model), "config": dict(model.config),
+            "producer": PRODUCER}
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
+                 formats: Iterable[str] = tuple(FORMATS), fp16: bool = False, int8: bool = False,
+                 image_size: Optional[int] = None, data_dir: Optional[str | os.PathLike] = None,
+                 splits: Optional[str | os.PathLike] = None, verify_images: int = DEFAULT_VERIFY_IMAGES,
+                 calibration: Optional[str | os.PathLike] = None, progress: bool = True) -> Manifest:
+    """Build, verify and describe the artifacts; writes ``output_dir/manifest.json`` and ``report.md``.
+
+    Raises :class:`ExportError` for bad input (before any conversion). Converter failures
+    do not raise: they are "failed export" rows in the returned manifest.
+    """
+    try:
+        variants = select(formats, fp16, int8)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
+    if verify_images < 2:
+        raise ExportError(f"verify_images must be at least 2, got {verify_images}")
+    if (data_dir is None) != (splits is None):
+        raise ExportError("--data-dir and --splits go together (held-out images come from the split file)")
+    checkpoint, output_dir = Path(checkpoint), Path(output_dir)
+    model = _load_model(checkpoint, image_size)
+    size = model.image_size
+    output_dir = _prepare_output(output_dir)
+    calib = None
+    if any(v.needs_calibration for v in variants):
+        calib = _calibration(Path(calibration) if calibration else None, output_dir, size, data_dir, splits)
+        _log(progress, f"calibration: {calib['count']} images from {calib['identities']} identities "
+                       f"({calib['origin']['kind']}) -> {output_dir / CALIBRATION_FILE}")
+    try:
+        parity_set, threshold_set = held_out_sets(size, verify_images, data_dir and Path(data_dir),
+                                                  splits and Path(splits))
+    except (ValueError, OSError) as exc:
+        raise ExportError(str(exc)) from None
+    reference = reference_embeddings(model, parity_set.pixels)
+    reference_thresholds = thresholds(reference_embeddings(model, threshold_set.pixels), threshold_set.labels,
+                                      threshold_set.source)
+    info = _model_info(model, checkpoint)
+    job = {"checkpoint": str(checkpoint.resolve()), "output_dir": str(output_dir.resolve()), "image_size": size,
+           "model": info, "calibration": str((output_dir / CALIBRATION_FILE).resolve()) if calib else None}
+    artifacts: list[Artifact] = []
+    network: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="petface-export-") as tmp:
+        for fmt, group in itertools.groupby(variants, key=lambda v: v.format):
+            group = list(group)
+            for v in group:  # a stale file from an earlier export must never pass for this one
+                target = output_dir / v.filename
+                shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+            _log(progress, f"{fmt}: start ({', '.join(v.precision for v in group)})")
+            start = time.perf_counter()
+            results, process_error, attempts = _run_converter(fmt, group, job, Path(tmp) / fmt)
+            network += attempts
+            rows = []
+            for v in group:
+                art = _artifact(v, results.get(v.precision), process_error, output_dir)
+                if art.status != FAILED_EXPORT:
+                    _verify(art, output_dir / art.path, v.gate, parity_set, reference, threshold_set,
+                            reference_thresholds, results[v.precision].get("notes", {}))
+                artifacts.append(art)
+                rows.append(f"{v.precision} {_size(art.bytes) if art.bytes else '-'} {art.status}")
+            _log(progress, f"{fmt}: end in {time.perf_counter() - start:.1f} s: {', '.join(rows)}")
+    manifest = Manifest(
+        model=info, artifacts=artifacts,
+        producer={"name": "petface-edge", "version": __version__, "python": platform.python_version(),
+                  "platform": platform.platform(), "network": f"blocked in converter processes; "
+                                                              f"{len(network)} connection attempts"},
+        verification={"parity_images": len(parity_set.labels), "parity_source": parity_set.source,
+                      "threshold_images": len(threshold_set.labels), "threshold_source": threshold_set.source,
+                      "reference": "PyTorch FP32 embedder from the checkpoint", "gates": GATES,
+                      "reference_thresholds": reference_thresholds, "calibration": calib,
+                      "ship": [a.id for a in artifacts if a.shippable], "network_attempts": network},
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), directory=output_dir)
+    manifest.save(output_dir / "manifest.json")
+    write_report(manifest, output_dir / "report.md")
+    return manifest
+
+
+def _artifact(v: Variant, result: Optional[dict], process_error: str, output_dir: Path) -> Artifact:
+    """The manifest row for one variant from its converter result (contract, size, hash) or its error."""
+    art = Artifact(id=v.id, format=v.format, precision=v.precision, path=v.filename, status=FAILED_EXPORT)
+    if result is None or not result["ok"]:
+        art.error = process_error or (result or {}).get("error", "converter produced no result")
+        art.export_seconds = round((result or {}).get("seconds", 0.0), 2)
+        return art
+    path = Path(result["path"])
+    art.path = path.name if path.parent.resolve() == output_dir.resolve() else str(path)
+    art.input, art.output = _contract(result["input"], InputContract), _contract(result["output"], OutputContract)
+    art.bytes, art.sha256 = artifact_digest(path)
+    art.quantized, art.tools = result["quantized"], result["tools"]
+    art.export_seconds = round(result["seconds"], 2)
+    art.recipe = {k: v for k, v in result.get("notes", {}).items() if k != "spec_check"}
+    art.status = ""  # set by verification
+    return art

@@ -1,0 +1,69 @@
+"""``report.md``: the results table of one export, FP32 / FP16 / INT8 side by side per format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from petface_edge.runtime.manifest import Manifest
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB ({n:,} B)" if n else "-"
+
+
+def _parity(p: dict) -> str:
+    if not p.get("verified"):
+        check = p.get("spec_check", {})
+        return f"not run: {p['reason']}; spec check {'ok' if check.get('matches_contract') else 'FAILED'}" if p else "-"
+    delta = 0.0 - p["acc_drop_points"] + 0.0  # + 0.0: no "-0.00"
+    return (f"{p['cos_mean']:.6f} / {p['cos_min']:.6f} / {p['cos_p1']:.6f}; top-1 {100 * p['top1_agreement']:.1f}% "
+            f"(same image {100 * p['top1_image_agreement']:.1f}%); Δacc {delta:+.2f} pt")
+
+
+def _thresholds(t: dict) -> str:
+    return (f"{t['best_accuracy']:.3f} / {t['far_1e-3']:.3f}" if t else "-")
+
+
+def render(manifest: Manifest) -> str:
+    m, v = manifest.model, manifest.verification
+    lines = [
+        f"# petface export: {m['backbone']} {m['image_size']}x{m['image_size']}",
+        "",
+        f"- checkpoint `{m['checkpoint']}` (sha256 `{m['checkpoint_sha256'][:16]}…`, {m['parameters']:,} parameters, "
+        f"{m['macs'] / 1e6:.1f} M MACs), exported {manifest.created} by {manifest.producer['name']} "
+        f"{manifest.producer['version']}",
+        f"- parity: every artifact in its own runtime vs the PyTorch FP32 embedder on {v['parity_source']}",
+        f"- thresholds: {v['threshold_source']}",
+        f"- network: {manifest.producer['network']}",
+    ]
+    if v.get("calibration"):
+        c = v["calibration"]
+        lines.append(f"- calibration: `{c['path']}`, {c['count']} images from {c['identities']} identities "
+                     f"({c['origin']['kind']}{', ' + c['origin'].get('split', '') + ' split' if c['origin'].get('split') else ''}), "
+                     f"sha256 `{c['sha256'][:16]}…`")
+    gates = "; ".join(f"{name}: " + ", ".join(f"{k} {'<=' if k == 'acc_drop_points' else '>='} {b}"
+                                                for k, b in bounds.items()) for name, bounds in v["gates"].items())
+    lines += [f"- gates: {gates}", f"- ship: {', '.join(v['ship']) or 'nothing passed'}", "",
+              "| Format | Precision | Status | Size | Parity (mean / min / p1 cosine; top-1 pet agreement; accuracy "
+              "delta) | Thresholds (best acc / FAR 1e-3) | Export time |",
+              "|---|---|---|---:|---|---|---:|"]
+    for a in manifest.artifacts:
+        lines.append(f"| {a.format} | {a.precision} | {a.status} | {_size(a.bytes)} | {_parity(a.parity)} | "
+                     f"{_thresholds(a.thresholds)} | {a.export_seconds:.1f} s |")
+    lines += ["", "## What is quantized, and how", ""]
+    for a in manifest.artifacts:
+        if a.quantized:
+            recipe = a.recipe.get("recipe")
+            tried = "; ".join(f"{t['name']}: mean {t['cos_mean']:.4f}, p1 {t['cos_p1']:.4f}"
+                              for t in a.recipe.get("tried", []))
+            lines.append(f"- **{a.id}**: {a.quantized}." + (f" Recipe kept: `{recipe}` (self-check on the "
+                                                              f"calibration images: {tried})." if recipe else ""))
+    failed = [a for a in manifest.artifacts if a.error]
+    if failed:
+        lines += ["", "## Failures", ""] + [f"- **{a.id}** ({a.status}): {a.error}" for a in failed]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(manifest: Manifest, path: Path) -> Path:
+    path.write_text(render(manifest))
+    return path

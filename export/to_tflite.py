@@ -1,0 +1,166 @@
+"""TFLite artifacts through onnx2tf, offline: FP32, FP16, dynamic-range, and full-integer INT8.
+
+onnx2tf converts the FP32 ONNX graph (NCHW) into a TensorFlow SavedModel with NHWC
+input once; the FP32 and FP16 files are its own, the dynamic-range and INT8 files are
+quantized from the same SavedModel by the TFLite converter (only those two: onnx2tf's
+own INT8 path would also build two int16-activation models nobody ships, doubling the time).
+
+Offline: onnx2tf 1.28 downloads a sample-image file when the model input has a static
+batch of at most 20, and for INT8 calibration when no data is given. The ONNX graph has
+a dynamic batch and calibration comes from our calibration set, so neither path runs;
+``export.offline`` blocks the network in this process and counts any attempt.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from petface_edge.runtime.manifest import InputContract, OutputContract, Quantization
+
+from .verify import RECIPE_CHECK, cosine_stats, meets
+from .worker import Built, Context
+
+METADATA_NAME = "petface"  # a Metadata entry in the flatbuffer; LiteRT ignores it, LiteRTBackend reads it
+INT8_RECIPES = (
+    {"name": "full-int8-per-channel", "per_channel": True},
+    {"name": "full-int8-per-tensor", "per_channel": False},
+)
+
+
+def _saved_model(ctx: Context) -> Path:
+    """Run onnx2tf once per process; returns its output folder (SavedModel + float32/float16 .tflite)."""
+    folder = ctx.work_dir / "onnx2tf"
+    if not (folder / "saved_model.pb").exists():
+        source = ctx.onnx_float  # built with torch before TensorFlow is imported
+        import onnx2tf
+
+        onnx2tf.convert(input_onnx_file_path=str(source), output_folder_path=str(folder),
+                        copy_onnx_input_output_names_to_tflite=True, non_verbose=True)
+    return folder
+
+
+def _contracts(ctx: Context, tflite: bytes) -> tuple[InputContract, OutputContract]:
+    """Read layout, dtype, batch and quantization straight from the converted file."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=tflite)
+    (i,), (o,) = interp.get_input_details(), interp.get_output_details()
+
+    def quant(detail):
+        scale, zero = detail["quantization"]
+        return Quantization(float(scale), int(zero)) if scale else None
+
+    batch = None if int(i["shape_signature"][0]) < 0 else int(i["shape"][0])
+    inp = InputContract(i["name"], "NHWC", np.dtype(i["dtype"]).name, ctx.image_size, batch=batch,
+                        quantization=quant(i))
+    out = OutputContract(o["name"], np.dtype(o["dtype"]).name, int(ctx.info["embedding_dim"]), quantization=quant(o))
+    return inp, out
+
+
+def with_metadata(tflite: bytes, metadata: dict) -> bytes:
+    """Append a ``petface`` Metadata entry (JSON) to the flatbuffer."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(tflite, 0))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()] + [entry]
+    builder = flatbuffers.Builder(len(tflite) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _save(ctx: Context, tflite: bytes, precision: str, quantized: str, notes: dict | None = None) -> Built:
+    import onnx2tf
+    import tensorflow as tf
+
+    inp, out = _contracts(ctx, tflite)
+    path = ctx.path(f"pet_embedder_{precision}.tflite")
+    path.write_bytes(with_metadata(tflite, ctx.metadata(precision, inp, out)))
+    tools = {"onnx2tf": onnx2tf.__version__, "tensorflow": tf.__version__}
+    return Built(path, inp, out, quantized, tools, notes or {})
+
+
+def build_fp32(ctx: Context) -> Built:
+    data = (_saved_model(ctx) / "float_float32.tflite").read_bytes()
+    return _save(ctx, data, "fp32", "nothing: float32 weights and activations")
+
+
+def build_fp16(ctx: Context) -> Built:
+    data = (_saved_model(ctx) / "float_float16.tflite").read_bytes()
+    return _save(ctx, data, "fp16", "float16 weights, dequantized to float32 at load; float32 activations "
+                                    "(GPU delegates run them in float16)")
+
+
+def _converter(ctx: Context):
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_saved_model(str(_saved_model(ctx)))
+
+
+def build_dynamic_range(ctx: Context) -> Built:
+    import tensorflow as tf
+
+    converter = _converter(ctx)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return _save(ctx, converter.convert(), "dynamic-range",
+                 "int8 weights; activations float32 (quantized on the fly inside some kernels); "
+                 "input and output float32. Not a full-integer model")
+
+
+def _full_integer(ctx: Context, per_channel: bool) -> bytes:
+    import tensorflow as tf
+
+    from calibration.feeds import nhwc_float
+
+    x = nhwc_float(ctx.calibration)
+    converter = _converter(ctx)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x[i: i + 1]] for i in range(len(x)))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]  # int8 kernels or fail
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    converter._experimental_disable_per_channel = not per_channel
+    return converter.convert()
+
+
+def _run(tflite: bytes, ctx: Context, pixels: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    from petface_edge.runtime.contract import from_output_tensor, to_input_tensor
+
+    inp, out = _contracts(ctx, tflite)
+    interp = Interpreter(model_content=tflite)
+    index_in, index_out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+    interp.resize_tensor_input(index_in, [len(pixels), ctx.image_size, ctx.image_size, 3])
+    interp.allocate_tensors()
+    interp.set_tensor(index_in, to_input_tensor(pixels, inp))
+    interp.invoke()
+    return from_output_tensor(interp.get_tensor(index_out), out)
+
+
+def build_int8(ctx: Context) -> Built:
+    """Full-integer (int8 in, int8 out, int8 kernels throughout); recipes best-first until the self-check passes."""
+    pixels = ctx.calibration.pixels
+    reference = _run((_saved_model(ctx) / "float_float32.tflite").read_bytes(), ctx, pixels)
+    tried, models = [], {}
+    for recipe in INT8_RECIPES:
+        models[recipe["name"]] = data = _full_integer(ctx, recipe["per_channel"])
+        tried.append({**recipe, **cosine_stats(reference, _run(data, ctx, pixels))})
+        if meets(tried[-1], RECIPE_CHECK):
+            break
+    best = tried[-1] if meets(tried[-1], RECIPE_CHECK) else max(tried, key=lambda t: t["cos_p1"])
+    quantized = (f"everything: int8 weights ({'per-channel' if best['per_channel'] else 'per-tensor'}), int8 "
+                 f"activations calibrated on {len(pixels)} images, int8 input and output (scale/zero point in "
+                 "the contract)")
+    return _save(ctx, models[best["name"]], "int8", quantized, {"recipe": best["name"], "tried": tried})
+
+
+BUILDERS = {"fp32": build_fp32, "fp16": build_fp16, "dynamic-range": build_dynamic_range, "int8": build_int8}
