@@ -1,0 +1,101 @@
+"""Identify against 10k / 100k / 1M enrolled 128-d templates with the runtime ``Gallery``: exact and approximate.
+
+The templates are synthetic, shaped like a real gallery (:mod:`benchmarks.galleries`).
+The timed call is ``Gallery.search`` on a query embedding (the model's own latency is
+in the latency table); recall@1 is the fraction of queries whose approximate top-1 pet
+is the exact top-1 pet.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import time
+
+import numpy as np
+import pytest
+
+from petface_edge import Embedder, Gallery
+
+from .conftest import Bench, Model, bench_mode
+from .galleries import Templates, synthetic_gallery
+from .report import GalleryRow
+from .rss import current_rss_bytes, release_free_heap
+from .timing import measure
+
+SEARCHES = ("exact", "approximate")
+
+
+class _Cache:
+    """One size's templates at a time: 1M templates are 512 MB, and the exact results must outlive a test."""
+
+    def __init__(self) -> None:
+        self.current: Templates | None = None
+
+    def get(self, size: int, queries: int) -> Templates:
+        if self.current is None or self.current.size != size:
+            self.current = None
+            gc.collect()
+            self.current = synthetic_gallery(size, queries)
+        return self.current
+
+
+@pytest.fixture(scope="session")
+def templates_cache() -> _Cache:
+    return _Cache()
+
+
+@pytest.fixture(scope="session")
+def gallery_embedder(bench: Bench, demo: Model) -> Embedder:
+    """The model the gallery is bound to (its fingerprint and default threshold); it embeds nothing here."""
+    return Embedder.open(demo.manifest.directory, threads=bench.machine.cores)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "gallery_case" in metafunc.fixturenames:
+        sizes = bench_mode(metafunc.config).gallery_sizes
+        cases = [(size, search) for size in sizes for search in SEARCHES]  # exact first: recall needs it
+        metafunc.parametrize("gallery_case", cases, ids=[f"{n // 1000}k-{s}" for n, s in cases])
+
+
+def test_gallery_search(benchmark, bench: Bench, gallery_embedder: Embedder, templates_cache: _Cache,
+                        gallery_case: tuple[int, str]) -> None:
+    size, search = gallery_case
+    data = templates_cache.get(size, bench.mode.gallery_queries)
+    gc.collect()
+    release_free_heap()
+    before = current_rss_bytes()
+    start = time.perf_counter()
+    gallery = Gallery(gallery_embedder, search=search)
+    for name, vectors in zip(data.names, data.templates):
+        gallery.enroll_embeddings(name, vectors)
+    gallery.search(data.queries[0])  # builds what search builds lazily (the stacked matrix or the index)
+    build_s = time.perf_counter() - start
+    memory = current_rss_bytes() - before
+
+    top1: dict[int, str] = {}
+    order = itertools.cycle(range(len(data.queries)))
+    current = [0]
+
+    def next_query() -> None:
+        current[0] = next(order)
+
+    def identify() -> None:
+        top1[current[0]] = gallery.search(data.queries[current[0]])[0].name
+
+    benchmark.group = f"gallery {size:,}"
+    benchmark.extra_info.update(templates=size, search=search)
+    timing = measure(benchmark, identify, bench.mode, setup=next_query, rounds=len(data.queries))
+
+    # The generator knows whose photo each query is: exact search must find that pet nearly always.
+    if search == "exact":
+        data.exact_top1 = top1
+        hits = np.mean([top1[i] == data.owners[i] for i in top1])
+        assert hits >= 0.95, f"exact top-1 found the query's own pet for only {hits:.1%} of queries"
+        recall = None
+    else:
+        common = [i for i in top1 if i in data.exact_top1]
+        recall = float(np.mean([top1[i] == data.exact_top1[i] for i in common])) if common else None
+    search_name = "exact (numpy)" if search == "exact" else "approximate (usearch HNSW + exact rescoring)"
+    bench.results.gallery.append(GalleryRow(size, search_name, timing, memory, build_s, recall))
+    del gallery
