@@ -20,7 +20,7 @@ import numpy as np
 
 from petface_edge.runtime.manifest import InputContract, OutputContract, Quantization
 
-from .verify import RECIPE_CHECK, cosine_stats, meets
+from .verify import cosine_stats, search_recipes
 from .worker import Built, Context
 
 METADATA_NAME = "petface"  # a Metadata entry in the flatbuffer; LiteRT ignores it, LiteRTBackend reads it
@@ -150,17 +150,16 @@ def build_int8(ctx: Context) -> Built:
     """Full-integer (int8 in, int8 out, int8 kernels throughout); recipes best-first until the self-check passes."""
     pixels = ctx.calibration.pixels
     reference = _run((_saved_model(ctx) / "float_float32.tflite").read_bytes(), ctx, pixels)
-    tried, models = [], {}
-    for recipe in INT8_RECIPES:
-        models[recipe["name"]] = data = _full_integer(ctx, recipe["per_channel"])
-        tried.append({**recipe, **cosine_stats(reference, _run(data, ctx, pixels))})
-        if meets(tried[-1], RECIPE_CHECK):
-            break
-    best = tried[-1] if meets(tried[-1], RECIPE_CHECK) else max(tried, key=lambda t: t["cos_p1"])
+
+    def build(recipe: dict) -> tuple[bytes, dict]:
+        data = _full_integer(ctx, recipe["per_channel"])
+        return data, cosine_stats(reference, _run(data, ctx, pixels))
+
+    best, model, tried = search_recipes(INT8_RECIPES, build)
     quantized = (f"everything: int8 weights ({'per-channel' if best['per_channel'] else 'per-tensor'}), int8 "
                  f"activations calibrated on {len(pixels)} images, int8 input and output (scale/zero point in "
                  "the contract)")
-    return _save(ctx, models[best["name"]], "int8", quantized, {"recipe": best["name"], "tried": tried})
+    return _save(ctx, model, "int8", quantized, {"recipe": best["name"], "tried": tried})
 
 
 BUILDERS = {"fp32": build_fp32, "fp16": build_fp16, "dynamic-range": build_dynamic_range, "int8": build_int8}

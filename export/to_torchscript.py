@@ -14,19 +14,22 @@ import torch
 
 from petface_edge.runtime.manifest import InputContract, OutputContract
 
-from .verify import RECIPE_CHECK, cosine_stats, meets
+from .verify import cosine_stats, search_recipes
 from .worker import Built, Context
 
 INPUT, OUTPUT = "pixels", "embedding"
 METADATA_FILE = "petface.json"  # stored as extra/petface.json inside the .ptl archive
 ENGINE = "qnnpack"  # the mobile quantized engine (ARM phones); also present on x86
 # Static-quantization recipes, best first, kept by verify.RECIPE_CHECK. torch.ao's quantized PReLU
-# wrecks MobileFaceNet (cosine 0.68 to FP32 on the 4-epoch pipeline model), so PReLU stays float.
+# wrecks MobileFaceNet (cosine 0.08 to FP32 on the 4-epoch pipeline model), so PReLU stays float; the
+# full-resolution stem loses most (see export/to_onnx.py), so the last recipe keeps it float too.
 INT8_RECIPES = (
-    {"name": "qnnpack-per-tensor-minmax-float-prelu", "float_prelu": True, "keep_float": False},
-    {"name": "qnnpack-per-tensor-minmax-float-prelu-float-ends", "float_prelu": True, "keep_float": True},
-    {"name": "qnnpack-per-tensor-minmax", "float_prelu": False, "keep_float": False},
+    {"name": "qnnpack-per-tensor-minmax-float-prelu", "float_prelu": True, "float_convs": "none"},
+    {"name": "qnnpack-per-tensor-minmax-float-prelu-float-ends", "float_prelu": True, "float_convs": "ends"},
+    {"name": "qnnpack-per-tensor-minmax-float-prelu-float-ends-and-stem", "float_prelu": True,
+     "float_convs": "ends+stem"},
 )
+STEM_CONVS = 8  # as in export/to_onnx.py: the first 8 convs are the stem
 
 
 class FloatPReLU(torch.nn.Module):
@@ -82,10 +85,10 @@ def _quantize(model: torch.nn.Module, calib, recipe: dict) -> torch.nn.Module:
         model = _float_prelu(model)
         qmap.set_object_type(FloatPReLU, None)
         custom.set_non_traceable_module_classes([FloatPReLU])
-    if recipe["keep_float"]:
-        convs = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
-        for name in (convs[0], convs[-1]):
-            qmap.set_module_name(name, None)
+    convs = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    kept = {"none": [], "ends": [convs[0], convs[-1]], "ends+stem": convs[:STEM_CONVS] + [convs[-1]]}
+    for name in kept[recipe["float_convs"]]:
+        qmap.set_module_name(name, None)
     example = torch.zeros(1, 3, model.image_size, model.image_size)
     prepared = prepare_fx(model, qmap, (example,), prepare_custom_config=custom)
     with torch.no_grad():
@@ -99,20 +102,19 @@ def build_int8(ctx: Context) -> Built:
     x = torch.from_numpy(ctx.calibration.pixels.transpose(0, 3, 1, 2).astype(np.float32))
     with torch.no_grad():
         reference = ctx.model(x).numpy()
-    tried, models = [], {}
-    for recipe in INT8_RECIPES:
-        models[recipe["name"]] = q = _quantize(ctx.model, ctx.calibration, recipe)
+
+    def build(recipe: dict) -> tuple[torch.nn.Module, dict]:
+        q = _quantize(ctx.model, ctx.calibration, recipe)
         with torch.no_grad():
-            tried.append({**recipe, **cosine_stats(reference, q(x).numpy())})
-        if meets(tried[-1], RECIPE_CHECK):
-            break
-    best = tried[-1] if meets(tried[-1], RECIPE_CHECK) else max(tried, key=lambda t: t["cos_p1"])
+            return q, cosine_stats(reference, q(x).numpy())
+
+    best, model, tried = search_recipes(INT8_RECIPES, build)
     kept = ["L2 normalization"] + (["PReLU"] if best["float_prelu"] else []) + \
-        (["the first conv", "the final projection"] if best["keep_float"] else [])
+        {"none": [], "ends": ["the first conv", "the final projection"],
+         "ends+stem": [f"the first {STEM_CONVS} convs (stem)", "the final projection"]}[best["float_convs"]]
     quantized = (f"convs and adds int8: int8 weights (per-tensor), uint8 activations ({ENGINE}, MinMax on "
                  f"{len(ctx.calibration)} images); float: {', '.join(kept)}; input and output float32")
-    return _save(ctx, models[best["name"]], "int8", quantized, {"recipe": best["name"], "tried": tried,
-                                                               "engine": ENGINE})
+    return _save(ctx, model, "int8", quantized, {"recipe": best["name"], "tried": tried, "engine": ENGINE})
 
 
 BUILDERS = {"fp32": build_fp32, "int8": build_int8}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -50,6 +50,23 @@ def cosine_stats(a: np.ndarray, b: np.ndarray) -> dict:
 
 def meets(stats: dict, bounds: dict) -> bool:
     return not failures(stats, bounds)
+
+
+def search_recipes(recipes: Sequence[dict], build: Callable[[dict], tuple[Any, dict]]) -> tuple[dict, Any, list[dict]]:
+    """Try quantization recipes best-first: keep the first whose self-check meets ``RECIPE_CHECK``.
+
+    ``build(recipe)`` returns (the quantized model, its cosine stats against the float model on the
+    calibration images). When none passes, the recipe with the best 1st-percentile cosine is kept.
+    Returns (the kept recipe with its stats, its model, every recipe tried with its stats).
+    """
+    tried, models = [], {}
+    for recipe in recipes:
+        models[recipe["name"]], stats = build(recipe)
+        tried.append({**recipe, **stats})
+        if meets(stats, RECIPE_CHECK):
+            break
+    best = tried[-1] if meets(tried[-1], RECIPE_CHECK) else max(tried, key=lambda t: t["cos_p1"])
+    return best, models[best["name"]], tried
 
 
 def failures(stats: dict, bounds: dict) -> list[str]:
