@@ -13,10 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-IDENTITIES = 60
+# Big enough and trained long enough that the INT8 artifacts quantize like a real model: after 4 epochs on
+# 60 pets (val accuracy 0.64) full-integer TFLite reached only cosine 0.957 to FP32; after 8 on 100, 0.996.
+IDENTITIES = 100
 IMAGES_PER_IDENTITY = 6
 IMAGE_SIZE = 112
-EPOCHS = 4
+EPOCHS = 8
 
 
 @dataclass(frozen=True)
