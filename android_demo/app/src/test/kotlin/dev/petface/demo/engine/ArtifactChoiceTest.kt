@@ -11,8 +11,14 @@ import java.io.File
 
 /** The artifact choice on the exported manifest of the golden set (tflite-fp32 and tflite-int8). */
 class ArtifactChoiceTest {
-    private val manifest = Golden.instance.manifest
+    private val exported = Golden.instance.manifest
     private val bundled = { path: String -> File(Golden.instance.dir, path).isFile }
+
+    /** The exported manifest with the TFLite artifacts' statuses set: the choice, not the export, is under test. */
+    private fun withStatus(vararg status: Pair<String, String>) =
+        exported.copy(artifacts = exported.artifacts.map { a -> status.toMap()[a.id]?.let { a.copy(status = it) } ?: a })
+
+    private val manifest = withStatus("tflite-fp32" to "passed", "tflite-int8" to "passed")
 
     @Test
     fun `CPU runs INT8, a supported GPU runs FP32 on the delegate`() {
@@ -24,6 +30,13 @@ class ArtifactChoiceTest {
         assertTrue(gpu.useGpu)
         val forced = ArtifactChoice.plan(manifest, bundled, gpuAvailable = true, forced = "tflite-int8")
         assertEquals("tflite-int8" to false, forced.artifact.id to forced.useGpu)
+    }
+
+    @Test
+    fun `an INT8 artifact that failed its parity gate is never chosen`() {
+        val failed = withStatus("tflite-fp32" to "passed", "tflite-int8" to "failed parity")
+        assertEquals("tflite-fp32", ArtifactChoice.plan(failed, bundled, gpuAvailable = false).artifact.id)
+        assertThrows<ManifestException> { ArtifactChoice.plan(failed, bundled, false, forced = "tflite-int8") }
     }
 
     @Test
