@@ -1,9 +1,11 @@
 """TFLite artifacts through onnx2tf, offline: FP32, FP16, dynamic-range, and full-integer INT8.
 
 onnx2tf converts the FP32 ONNX graph (NCHW) into a TensorFlow SavedModel with NHWC
-input once; the FP32 and FP16 files are its own, the dynamic-range and INT8 files are
-quantized from the same SavedModel by the TFLite converter (only those two: onnx2tf's
-own INT8 path would also build two int16-activation models nobody ships, doubling the time).
+input; the FP32 and FP16 files are its own and the dynamic-range file is quantized from
+that SavedModel by the TFLite converter. The INT8 file comes from a second conversion of
+the graph with PReLU rewritten for XNNPACK's int8 kernels (:func:`prelu_for_xnnpack`).
+The TFLite converter quantizes rather than onnx2tf: onnx2tf's own INT8 path would also
+build two int16-activation models nobody ships, doubling the time.
 
 Offline: onnx2tf 1.28 downloads a sample-image file when the model input has a static
 batch of at most 20, and for INT8 calibration when no data is given. The ONNX graph has
@@ -30,11 +32,53 @@ INT8_RECIPES = (
 )
 
 
-def _saved_model(ctx: Context) -> Path:
-    """Run onnx2tf once per process; returns its output folder (SavedModel + float32/float16 .tflite)."""
-    folder = ctx.work_dir / "onnx2tf"
+def prelu_for_xnnpack(graph):
+    """The same function with each ``PRelu(x, a)`` written as ``Relu((1 - a) * x) + a * x``.
+
+    XNNPACK, LiteRT's CPU delegate on phones and here, has no int8 PReLU nor a standalone int8
+    ReLU: a full-integer MobileFaceNet fell apart into 35 delegate partitions with reference
+    kernels between them (5.7x slower than FP32). The TFLite converter fuses this ReLU into the
+    Mul before it, and XNNPACK runs int8 Mul and Add: 2 partitions remain. Exact where
+    ``1 - a > 0`` (PReLU slopes below 1); a node with any slope >= 1 stays a PRelu.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(graph)
+    constants = {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
+    nodes = []
+    for node in out.graph.node:
+        slope = constants.get(node.input[1]) if node.op_type == "PRelu" else None
+        if slope is None or slope.max() >= 1:
+            nodes.append(node)
+            continue
+        (x, a), y = node.input, node.output[0]
+        out.graph.initializer.append(numpy_helper.from_array((1 - slope).astype(slope.dtype), f"{a}/one_minus"))
+        nodes += [helper.make_node("Mul", [x, f"{a}/one_minus"], [f"{y}/scaled"]),
+                  helper.make_node("Relu", [f"{y}/scaled"], [f"{y}/positive"]),
+                  helper.make_node("Mul", [x, a], [f"{y}/negative"]),
+                  helper.make_node("Add", [f"{y}/positive", f"{y}/negative"], [y])]
+    del out.graph.node[:]
+    out.graph.node.extend(nodes)
+    onnx.checker.check_model(out)
+    return out
+
+
+def _saved_model(ctx: Context, for_int8: bool = False) -> Path:
+    """Run onnx2tf once per graph; returns its output folder (SavedModel + float32/float16 .tflite).
+
+    ``for_int8`` converts the graph with PReLU rewritten for XNNPACK's int8 kernels (see
+    :func:`prelu_for_xnnpack`); float files keep the plain graph, whose float PReLU XNNPACK runs.
+    """
+    folder = ctx.work_dir / ("onnx2tf-int8" if for_int8 else "onnx2tf")
     if not (folder / "saved_model.pb").exists():
         source = ctx.onnx_float  # built with torch before TensorFlow is imported
+        if for_int8:
+            import onnx
+
+            source = ctx.work_dir / "float-xnnpack.onnx"
+            onnx.save(prelu_for_xnnpack(onnx.load(ctx.onnx_float)), source)
         import onnx2tf
 
         onnx2tf.convert(input_onnx_file_path=str(source), output_folder_path=str(folder),
@@ -99,10 +143,10 @@ def build_fp16(ctx: Context) -> Built:
                                     "(GPU delegates run them in float16)")
 
 
-def _converter(ctx: Context):
+def _converter(ctx: Context, for_int8: bool = False):
     import tensorflow as tf
 
-    return tf.lite.TFLiteConverter.from_saved_model(str(_saved_model(ctx)))
+    return tf.lite.TFLiteConverter.from_saved_model(str(_saved_model(ctx, for_int8)))
 
 
 def build_dynamic_range(ctx: Context) -> Built:
@@ -121,7 +165,7 @@ def _full_integer(ctx: Context, per_channel: bool) -> bytes:
     from calibration.feeds import nhwc_float
 
     x = nhwc_float(ctx.calibration)
-    converter = _converter(ctx)
+    converter = _converter(ctx, for_int8=True)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([x[i: i + 1]] for i in range(len(x)))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]  # int8 kernels or fail
@@ -158,7 +202,7 @@ def build_int8(ctx: Context) -> Built:
     best, model, tried = search_recipes(INT8_RECIPES, build)
     quantized = (f"everything: int8 weights ({'per-channel' if best['per_channel'] else 'per-tensor'}), int8 "
                  f"activations calibrated on {len(pixels)} images, int8 input and output (scale/zero point in "
-                 "the contract)")
+                 "the contract); PReLU written as Relu((1 - a) x) + a x so XNNPACK runs it in int8")
     return _save(ctx, model, "int8", quantized, {"recipe": best["name"], "tried": tried})
 
 
