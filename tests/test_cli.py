@@ -42,7 +42,7 @@ def petface(capsys, *args):
 
 def test_info_says_which_artifact_runs(capsys, model):
     code, out, _ = petface(capsys, "info", model)
-    assert code == 0 and "onnx-fp32" in out and "fingerprint" in out
+    assert code == 0 and "tflite-fp32" in out and "fingerprint" in out
     code, out, _ = petface(capsys, "info", model, "--backend", "tflite-int8", "--json")
     info = json.loads(out)
     assert code == 0 and info["artifact"] == "tflite-int8" and info["runtime"] == "litert"
@@ -51,7 +51,7 @@ def test_info_says_which_artifact_runs(capsys, model):
 def test_embed_human_and_json(capsys, model, pets):
     photos = next(iter(pets.values()))[:2]
     code, out, _ = petface(capsys, "embed", model, *photos)
-    assert code == 0 and all(p in out for p in photos) and "onnx-fp32" in out
+    assert code == 0 and all(p in out for p in photos) and "tflite-fp32" in out
     code, out, _ = petface(capsys, "embed", model, *photos, "--json", "--backend", "tflite")
     data = json.loads(out)
     assert code == 0 and data["model"]["artifact"] == "tflite-fp32"

@@ -50,7 +50,7 @@ def held_out(exported):
 
 
 def test_export_dir_opens_the_best_shipped_artifact_and_says_which(exported, manifest, embedder):
-    expected = "coreml-fp32" if sys.platform == "darwin" else "onnx-fp32"
+    expected = "coreml-fp32" if sys.platform == "darwin" else "tflite-fp32"  # the fastest FP32 runtime here
     assert embedder.artifact.id == expected and embedder.artifact.shippable
     assert embedder.fingerprint == manifest.fingerprint != ""
     assert embedder.input_contract == manifest.artifact(expected).input
@@ -76,17 +76,17 @@ def test_backend_picks_a_format_or_an_exact_artifact(exported, opened):
 
 def test_a_changed_or_missing_file_is_passed_over_with_the_reason(exported, tmp_path):
     shutil.copy(exported.export / "manifest.json", tmp_path)
+    tflite = Manifest.load(exported.export).artifact("tflite-fp32").path  # first choice on CPU
     onnx = Manifest.load(exported.export).artifact("onnx-fp32").path
-    tflite = Manifest.load(exported.export).artifact("tflite-fp32").path
-    shutil.copy(exported.export / tflite, tmp_path)
-    data = bytearray((exported.export / onnx).read_bytes())
+    shutil.copy(exported.export / onnx, tmp_path)
+    data = bytearray((exported.export / tflite).read_bytes())
     data[-10] ^= 0xFF  # one flipped byte
-    (tmp_path / onnx).write_bytes(bytes(data))
+    (tmp_path / tflite).write_bytes(bytes(data))
     embedder = Embedder.open(tmp_path)
-    assert embedder.artifact.id == "tflite-fp32"
+    assert embedder.artifact.id == "onnx-fp32"
     reasons = dict(embedder.skipped)
-    assert "sha256 differs" in reasons["onnx-fp32"]
-    assert "skipped onnx-fp32" in embedder.describe()
+    assert "sha256 differs" in reasons["tflite-fp32"]
+    assert "skipped tflite-fp32" in embedder.describe()
 
 
 @pytest.mark.parametrize("artifact_id", FP32)

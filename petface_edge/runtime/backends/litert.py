@@ -7,15 +7,42 @@ file is run in slices of its batch. Metadata is the ``petface`` entry that
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 
 from .base import Backend, BackendError
 
 METADATA_NAME = b"petface"
+
+
+@contextlib.contextmanager
+def _without_native_info() -> Iterator[None]:
+    """Drop LiteRT's native ``INFO:`` lines (\"Created TensorFlow Lite XNNPACK delegate for CPU.\").
+
+    LiteRT logs them from C++ straight to file descriptor 2 whenever tensors are allocated,
+    with no Python switch, and they would break the CLI's one-line output. Everything else
+    written there meanwhile (warnings, errors) is passed on.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [ln for ln in captured.read().decode(errors="replace").splitlines(True) if not ln.startswith("INFO: ")]
+            if kept:
+                sys.stderr.write("".join(kept))
 
 
 class LiteRTBackend(Backend):
@@ -29,8 +56,9 @@ class LiteRTBackend(Backend):
             raise BackendError(f"{path}: running .tflite files needs ai-edge-litert "
                                "(pip install 'petface-edge[litert]')") from None
         try:
-            self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
-            self.interpreter.allocate_tensors()
+            with _without_native_info():
+                self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise BackendError(f"{path}: not a loadable TFLite model ({str(exc).splitlines()[0][:200]})") from None
         self._input = self.interpreter.get_input_details()[0]
@@ -61,7 +89,8 @@ class LiteRTBackend(Backend):
             return np.concatenate([self.run(x[i: i + fixed]) for i in range(0, len(x), fixed)])
         if not fixed and len(x) != self._batch:
             self.interpreter.resize_tensor_input(self._input["index"], list(x.shape))
-            self.interpreter.allocate_tensors()
+            with _without_native_info():
+                self.interpreter.allocate_tensors()
             self._batch = len(x)
         self.interpreter.set_tensor(self._input["index"], x)
         self.interpreter.invoke()
