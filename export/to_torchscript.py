@@ -21,7 +21,7 @@ INPUT, OUTPUT = "pixels", "embedding"
 METADATA_FILE = "petface.json"  # stored as extra/petface.json inside the .ptl archive
 ENGINE = "qnnpack"  # the mobile quantized engine (ARM phones); also present on x86
 # Static-quantization recipes, best first, kept by verify.RECIPE_CHECK. torch.ao's quantized PReLU
-# wrecks MobileFaceNet (cosine 0.08 to FP32 on the 4-epoch pipeline model), so PReLU stays float; the
+# wrecks MobileFaceNet (cosine 0.08 to FP32 on a model trained 4 epochs), so PReLU stays float; the
 # full-resolution stem loses most (see export/to_onnx.py), so the last recipe keeps it float too.
 INT8_RECIPES = (
     {"name": "qnnpack-per-tensor-minmax-float-prelu", "float_prelu": True, "float_convs": "none"},
