@@ -1,7 +1,7 @@
 """Gallery search: pet score = max cosine over that pet's templates; exact, or approximate for big galleries.
 
 Exact search is one matrix-vector product and a per-pet maximum; on a 2-core x86 CPU it
-stays in the tens of milliseconds up to ~100,000 templates. Beyond that an HNSW index
+takes about 1.4 ms per 100,000 templates. From 400,000 templates an HNSW index
 (usearch, the ``ann`` extra) proposes candidate templates and the pets they belong to are
 then scored exactly over all their templates, so reported scores never depend on the index.
 """
@@ -14,8 +14,10 @@ from typing import Sequence
 
 import numpy as np
 
-# Galleries with at least this many templates use the approximate index in "auto" mode.
-ANN_MIN_TEMPLATES = 100_000
+# Galleries with at least this many templates use the approximate index in "auto" mode. Measured
+# on 2 cores (pytest benchmarks): exact search takes 1.4 ms at 100k templates and 21.7 ms at 1M,
+# the index 7.8 ms at 1M; exact grows linearly, so below ~400k it is both exact and faster.
+ANN_MIN_TEMPLATES = 400_000
 # Candidate templates fetched from the index per requested match (pets have several templates each).
 ANN_CANDIDATES_PER_MATCH = 8
 ANN_MIN_CANDIDATES = 64
@@ -67,8 +69,10 @@ class ApproximateSearch:
             raise ModuleNotFoundError(
                 "approximate gallery search needs usearch: pip install 'petface-edge[ann]'", name="usearch"
             ) from None
+        # Query-time expansion 1024: at 1M templates recall@1 against exact search was 0.76 at 128,
+        # 0.92 at 256, 0.98 at 512 and 1.000 at 1024 (p50 1.3 / 2.2 / 4.1 / 7.8 ms on 2 cores).
         self._index = Index(ndim=dim, metric="ip", dtype="f32", connectivity=16, expansion_add=64,
-                            expansion_search=128)
+                            expansion_search=1024)
 
     def __len__(self) -> int:
         return len(self._index)
