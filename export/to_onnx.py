@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from petface_edge.runtime.manifest import InputContract, OutputContract
 
-from .verify import cosine_stats, search_recipes
+from .verify import STEM_CONVS, cosine_stats, search_recipes
 from .worker import Built, Context
 
 OPSET = 18
@@ -32,7 +32,6 @@ INT8_RECIPES = (
     {"name": "qdq-s8s8-per-channel-percentile-float-ends-and-stem", "per_channel": True, "method": "Percentile",
      "float": "ends+stem"},
 )
-STEM_CONVS = 8  # the "stem": MobileFaceNet's two stem convs and its first two bottlenecks
 
 
 def contracts(image_size: int, dim: int) -> tuple[InputContract, OutputContract]:

@@ -14,7 +14,7 @@ import torch
 
 from petface_edge.runtime.manifest import InputContract, OutputContract
 
-from .verify import cosine_stats, search_recipes
+from .verify import STEM_CONVS, cosine_stats, search_recipes
 from .worker import Built, Context
 
 INPUT, OUTPUT = "pixels", "embedding"
@@ -29,7 +29,6 @@ INT8_RECIPES = (
     {"name": "qnnpack-per-tensor-minmax-float-prelu-float-ends-and-stem", "float_prelu": True,
      "float_convs": "ends+stem"},
 )
-STEM_CONVS = 8  # as in export/to_onnx.py: the first 8 convs are the stem
 
 
 class FloatPReLU(torch.nn.Module):

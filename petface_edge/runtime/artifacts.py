@@ -31,9 +31,9 @@ ModelRef = Union[str, Path, Manifest]
 
 # "auto" order: the most faithful precision first (INT8 is no faster on x86 CPUs without
 # VNNI, see PLATFORM.md), then the fastest runtime that is installed. On CPU, LiteRT's XNNPACK
-# runs the FP32 MobileFaceNet-112 5x faster than onnxruntime (2.1 vs 10.5 ms at batch 1 on
-# 2 threads, same parity); the base install has no LiteRT, so there ONNX runs. On CUDA,
-# onnxruntime's CUDA provider; on macOS, CoreML.
+# runs the FP32 MobileFaceNet-112 3.7x faster than onnxruntime (2.4 vs 8.7 ms at batch 1 on
+# 2 threads in pytest benchmarks, same parity); the base install has no LiteRT, so there ONNX
+# runs. On CUDA, onnxruntime's CUDA provider; on macOS, CoreML.
 PRECISION_ORDER = ("fp32", "fp16", "dynamic-range", "w8", "int8", "w8a8")
 FORMAT_ORDER = ("coreml", "tflite", "onnx", "torchscript") if sys.platform == "darwin" else (
     "tflite", "onnx", "torchscript", "coreml")
