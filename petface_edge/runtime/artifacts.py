@@ -29,8 +29,8 @@ from .manifest import (
 
 ModelRef = Union[str, Path, Manifest]
 
-# "auto" order: the most faithful precision first (INT8 is no faster on x86 CPUs without
-# VNNI, see PLATFORM.md), then the fastest runtime that is installed. On CPU, LiteRT's XNNPACK
+# "auto" order: the most faithful precision first (INT8 was slower than FP32 in every runtime
+# measured on x86, with or without VNNI), then the fastest runtime that is installed. On CPU, LiteRT's XNNPACK
 # runs the FP32 MobileFaceNet-112 3.7x faster than onnxruntime (2.4 vs 8.7 ms at batch 1 on
 # 2 threads in pytest benchmarks, same parity); the base install has no LiteRT, so there ONNX
 # runs. On CUDA, onnxruntime's CUDA provider; on macOS, CoreML.
