@@ -37,32 +37,44 @@ def save_embedder(model: Embedder, path: str | Path, **meta: Any) -> Path:
         "meta": meta,
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
     }
-    tmp = path.with_name(path.name + ".tmp")
+    return save_tagged(payload, path)
+
+
+def save_tagged(payload: dict[str, Any], path: str | Path) -> Path:
+    """``torch.save`` a dict of tensors and builtins atomically: a crash mid-save leaves the old file intact."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
     return path
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """Load and validate the raw checkpoint dictionary (no model built)."""
+def load_tagged(path: str | Path, fmt: str, version: int, error: type[Exception], expected: str) -> dict:
+    """A dict written with ``"format": fmt``, loaded with ``weights_only=True`` (it can never run code).
+
+    Raises ``error`` naming the file when it is missing, unreadable, not ``expected`` (words for
+    the message), or written by a newer format version than ``version``.
+    """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint")
+        raise error(f"{path}: no such checkpoint")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for foreign or corrupt files
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({exc.__class__.__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path}: not a petface embedder checkpoint (expected a '{FORMAT}' file such as pet_embedder.pt "
-            "written by petface-train)"
-        )
-    if payload.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: checkpoint format version {payload['format_version']} is newer than this petface-edge "
-            f"supports ({FORMAT_VERSION}); upgrade petface-edge"
-        )
+        raise error(f"{path}: not a readable PyTorch checkpoint ({exc.__class__.__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise error(f"{path}: not a {expected}")
+    if payload.get("format_version", 0) > version:
+        raise error(f"{path}: checkpoint format version {payload['format_version']} is newer than this "
+                    f"petface-edge supports ({version}); upgrade petface-edge")
     return payload
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load and validate the raw checkpoint dictionary (no model built)."""
+    return load_tagged(path, FORMAT, FORMAT_VERSION, CheckpointError,
+                       f"petface embedder checkpoint (expected a '{FORMAT}' file such as pet_embedder.pt "
+                       "written by petface-train)")
 
 
 def load_embedder(path: str | Path) -> Embedder:

@@ -6,13 +6,14 @@ so both load with ``torch.load(weights_only=True)``: a checkpoint can never run 
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from ..models.checkpoint import load_tagged, save_tagged
 
 FORMAT = "petface-train-checkpoint"
 FORMAT_VERSION = 1
@@ -51,21 +52,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def save(path: Path, payload: dict[str, Any]) -> Path:
     """Write atomically: a crash mid-save leaves the previous checkpoint intact."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"format": FORMAT, "format_version": FORMAT_VERSION, **payload}, tmp)
-    os.replace(tmp, path)
-    return path
+    return save_tagged({"format": FORMAT, "format_version": FORMAT_VERSION, **payload}, path)
 
 
 def load(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise TrainCheckpointError(f"{path}: no such checkpoint")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for foreign or corrupt files
-        raise TrainCheckpointError(f"{path}: not a readable checkpoint ({exc.__class__.__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise TrainCheckpointError(f"{path}: not a petface-train checkpoint")
-    if payload.get("format_version", 0) > FORMAT_VERSION:
-        raise TrainCheckpointError(f"{path}: written by a newer petface-train (format {payload['format_version']})")
-    return payload
+    return load_tagged(path, FORMAT, FORMAT_VERSION, TrainCheckpointError, "petface-train checkpoint")
