@@ -33,11 +33,10 @@ from petface_edge.runtime.manifest import (
     NOT_VERIFIABLE,
     PASSED,
     Artifact,
-    InputContract,
     Manifest,
-    OutputContract,
-    Quantization,
     artifact_digest,
+    input_contract_from_dict,
+    output_contract_from_dict,
 )
 
 from .formats import FORMATS, Variant, select
@@ -137,15 +136,6 @@ def _run_converter(fmt: str, variants: list[Variant], job: dict, work: Path) -> 
         return {}, _describe_exit(code) + (f": {detail}" if detail and code > 0 else ""), []
     data = json.loads(result.read_text())
     return {r["precision"]: r for r in data["results"]}, "", data["network_attempts"]
-
-
-def _contract(d: dict, cls):
-    d = dict(d)
-    if d.get("quantization"):
-        d["quantization"] = Quantization(**d["quantization"])
-    if cls is InputContract:
-        d["range"] = tuple(d["range"])
-    return cls(**d)
 
 
 def _verify(art: Artifact, path: Path, gate: str, parity_set: HeldOut, reference: np.ndarray,
@@ -271,7 +261,7 @@ def _artifact(v: Variant, result: Optional[dict], process_error: str, output_dir
         return art
     path = Path(result["path"])
     art.path = path.name if path.parent.resolve() == output_dir.resolve() else str(path)
-    art.input, art.output = _contract(result["input"], InputContract), _contract(result["output"], OutputContract)
+    art.input, art.output = input_contract_from_dict(result["input"]), output_contract_from_dict(result["output"])
     art.bytes, art.sha256 = artifact_digest(path)
     art.quantized, art.tools = result["quantized"], result["tools"]
     art.export_seconds = round(result["seconds"], 2)

@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from petface_edge.runtime.manifest import InputContract, OutputContract
 
-from .verify import STEM_CONVS, cosine_stats, search_recipes
+from .verify import STEM_CONVS, cosine_stats, embed_pixels, search_recipes
 from .worker import Built, Context
 
 OPSET = 18
@@ -105,16 +105,12 @@ def _quantize(ctx: Context, recipe: dict, prepared: str, out: str) -> None:
         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
 
 
-def _self_check(float_path: str, quant_path: str, ctx: Context) -> dict:
-    """Cosine of the INT8 graph to the FP32 graph on the calibration images (train split: no held-out leak)."""
-    import onnxruntime as ort
+def _embed_calibration(ctx: Context, path: str) -> np.ndarray:
+    """The calibration images (train split: no held-out leak) through ``path`` as the SDK runs it."""
+    from petface_edge.runtime.backends import open_backend
 
-    from calibration.feeds import nchw_float
-
-    x = nchw_float(ctx.calibration)
-    a, b = (ort.InferenceSession(p, providers=["CPUExecutionProvider"]).run(None, {INPUT: x})[0]
-            for p in (float_path, quant_path))
-    return cosine_stats(a, b)
+    inp, out = contracts(ctx.image_size, int(ctx.info["embedding_dim"]))
+    return embed_pixels(open_backend(path), inp, out, ctx.calibration.pixels)
 
 
 def _save(ctx: Context, graph: onnx.ModelProto, precision: str, quantized: str, notes: dict | None = None) -> Built:
@@ -146,11 +142,12 @@ def build_int8(ctx: Context) -> Built:
 
     prepared = str(ctx.work_dir / "prepared.onnx")
     quant_pre_process(str(ctx.onnx_float), prepared)
+    reference = _embed_calibration(ctx, str(ctx.onnx_float))
 
     def build(recipe: dict) -> tuple[str, dict]:
         out = str(ctx.work_dir / f"{recipe['name']}.onnx")
         _quantize(ctx, recipe, prepared, out)
-        return out, _self_check(str(ctx.onnx_float), out, ctx)
+        return out, cosine_stats(reference, _embed_calibration(ctx, out))
 
     best, path, tried = search_recipes(INT8_RECIPES, build)
     kept = {"ends": "the first conv, the final projection and L2 normalization",

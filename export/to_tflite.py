@@ -22,7 +22,7 @@ import numpy as np
 
 from petface_edge.runtime.manifest import InputContract, OutputContract, Quantization
 
-from .verify import cosine_stats, search_recipes
+from .verify import cosine_stats, embed_pixels, search_recipes
 from .worker import Built, Context
 
 METADATA_NAME = "petface"  # a Metadata entry in the flatbuffer; LiteRT ignores it, LiteRTBackend reads it
@@ -175,33 +175,27 @@ def _full_integer(ctx: Context, per_channel: bool) -> bytes:
     return converter.convert()
 
 
-def _run(tflite: bytes, ctx: Context, pixels: np.ndarray) -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter
+def _embed_calibration(ctx: Context, path: Path) -> np.ndarray:
+    """The calibration images (train split: no held-out leak) through ``path`` as the SDK runs it."""
+    from petface_edge.runtime.backends import open_backend
 
-    from petface_edge.runtime.contract import from_output_tensor, to_input_tensor
-
-    inp, out = _contracts(ctx, tflite)
-    interp = Interpreter(model_content=tflite)
-    index_in, index_out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
-    interp.resize_tensor_input(index_in, [len(pixels), ctx.image_size, ctx.image_size, 3])
-    interp.allocate_tensors()
-    interp.set_tensor(index_in, to_input_tensor(pixels, inp))
-    interp.invoke()
-    return from_output_tensor(interp.get_tensor(index_out), out)
+    inp, out = _contracts(ctx, path.read_bytes())
+    return embed_pixels(open_backend(path), inp, out, ctx.calibration.pixels)
 
 
 def build_int8(ctx: Context) -> Built:
     """Full-integer (int8 in, int8 out, int8 kernels throughout); recipes best-first until the self-check passes."""
-    pixels = ctx.calibration.pixels
-    reference = _run((_saved_model(ctx) / "float_float32.tflite").read_bytes(), ctx, pixels)
+    reference = _embed_calibration(ctx, _saved_model(ctx) / "float_float32.tflite")
 
     def build(recipe: dict) -> tuple[bytes, dict]:
         data = _full_integer(ctx, recipe["per_channel"])
-        return data, cosine_stats(reference, _run(data, ctx, pixels))
+        candidate = ctx.work_dir / f"{recipe['name']}.tflite"  # one file each: LiteRT maps the file it runs
+        candidate.write_bytes(data)
+        return data, cosine_stats(reference, _embed_calibration(ctx, candidate))
 
     best, model, tried = search_recipes(INT8_RECIPES, build)
     quantized = (f"everything: int8 weights ({'per-channel' if best['per_channel'] else 'per-tensor'}), int8 "
-                 f"activations calibrated on {len(pixels)} images, int8 input and output (scale/zero point in "
+                 f"activations calibrated on {len(ctx.calibration)} images, int8 input and output (scale/zero point in "
                  "the contract); PReLU written as Relu((1 - a) x) + a x so XNNPACK runs it in int8")
     return _save(ctx, model, "int8", quantized, {"recipe": best["name"], "tried": tried})
 

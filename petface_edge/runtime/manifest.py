@@ -161,18 +161,26 @@ def _quant(d: Optional[dict]) -> Optional[Quantization]:
     return Quantization(**d) if d else None
 
 
+def input_contract_from_dict(d: dict) -> InputContract:
+    d = dict(d)
+    d["range"] = tuple(d.get("range", (0, 255)))
+    d["quantization"] = _quant(d.get("quantization"))
+    return InputContract(**d)
+
+
+def output_contract_from_dict(d: dict) -> OutputContract:
+    d = dict(d)
+    d["quantization"] = _quant(d.get("quantization"))
+    return OutputContract(**d)
+
+
 def artifact_from_dict(d: dict) -> Artifact:
     """An :class:`Artifact` from its JSON form (a manifest entry, or contracts embedded in an artifact)."""
     d = dict(d)
     if d.get("input"):
-        inp = dict(d["input"])
-        inp["range"] = tuple(inp.get("range", (0, 255)))
-        inp["quantization"] = _quant(inp.get("quantization"))
-        d["input"] = InputContract(**inp)
+        d["input"] = input_contract_from_dict(d["input"])
     if d.get("output"):
-        out = dict(d["output"])
-        out["quantization"] = _quant(out.get("quantization"))
-        d["output"] = OutputContract(**out)
+        d["output"] = output_contract_from_dict(d["output"])
     return Artifact(**d)
 
 
