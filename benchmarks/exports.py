@@ -96,7 +96,8 @@ def comparison_export(root: Path, cache: Path, model: Comparison, formats: tuple
     done = entry / ".done"
     if done.exists():
         return entry / "export"
-    from export import export_model
+    from petface_edge.export import export_model
+
     from petface_edge.synth import generate
 
     entry.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Calibration sets for INT8 export (``petface-calibrate``): build, store, load, check.
 
-Light at import (numpy, PIL); the per-converter feeds live in :mod:`calibration.feeds`.
+Light at import (numpy, PIL); the per-converter feeds live in :mod:`petface_edge.calibration.feeds`.
 """
 
 from .dataset import (

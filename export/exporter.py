@@ -1,6 +1,6 @@
 """``export_model``: build every requested artifact in its own converter process, verify each, write the manifest.
 
-Per format: one subprocess (``export.worker``) builds all its precisions; a crash or
+Per format: one subprocess (``petface_edge.export.worker``) builds all its precisions; a crash or
 a converter error becomes a "failed export" row and the other formats still build.
 Each built artifact is then run in its real runtime through the backend layer on
 held-out images and compared with the PyTorch FP32 embedder (``export.verify``);
@@ -84,7 +84,7 @@ def _prepare_output(output_dir: Path) -> Path:
 
 def _calibration(path: Optional[Path], output_dir: Path, image_size: int, data_dir, splits) -> dict:
     """Load or build the calibration set, check it fits the model, store it beside the artifacts."""
-    import calibration as cal
+    from petface_edge import calibration as cal
 
     try:
         calib = cal.load(path) if path is not None else cal.build(image_size, data_dir, splits)
@@ -114,14 +114,13 @@ def _last_line(log: Path) -> str:
 
 
 def _run_converter(fmt: str, variants: list[Variant], job: dict, work: Path) -> tuple[dict, str, list]:
-    """Run ``export.worker`` for one format; returns (results by precision, process error, network attempts)."""
+    """Run the converter worker for one format; returns (results by precision, process error, network attempts)."""
     work.mkdir(parents=True)
     job = {**job, "format": fmt, "precisions": [v.precision for v in variants], "work_dir": str(work),
            "result": str(work / "result.json")}
     (work / "job.json").write_text(json.dumps(job))
-    repo = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-           "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    # The same interpreter, so the same installed petface_edge: no path juggling.
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     log = work / "converter.log"
     try:
         with open(log, "w") as out:

@@ -16,7 +16,7 @@ import torch
 
 from petface_edge.runtime.manifest import InputContract, OutputContract
 
-from .worker import Built, Context
+from .context import Built, Context
 
 INPUT, OUTPUT = "pixels", "embedding"
 
@@ -96,8 +96,7 @@ def build_w8(ctx: Context) -> Built:
 def build_w8a8(ctx: Context) -> Built:
     import coremltools as ct
     from coremltools.optimize.torch.quantization import LinearQuantizer, LinearQuantizerConfig
-
-    from calibration.feeds import torch_batches
+    from petface_edge.calibration.feeds import torch_batches
 
     example = torch.zeros(1, 3, ctx.image_size, ctx.image_size)
     # milestones [observers on, fake-quant on, observers frozen, BN frozen]: calibrate only, BN frozen from step 0.

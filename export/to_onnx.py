@@ -13,8 +13,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from petface_edge.runtime.manifest import InputContract, OutputContract
 
+from .context import Built, Context
 from .verify import STEM_CONVS, cosine_stats, embed_pixels, search_recipes
-from .worker import Built, Context
 
 OPSET = 18
 INPUT, OUTPUT = "pixels", "embedding"
@@ -94,8 +94,7 @@ def float_nodes(graph: onnx.ModelProto, keep: str) -> list[str]:
 
 def _quantize(ctx: Context, recipe: dict, prepared: str, out: str) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
-    from calibration.feeds import OrtCalibrationReader
+    from petface_edge.calibration.feeds import OrtCalibrationReader
 
     quantize_static(
         prepared, out, OrtCalibrationReader(ctx.calibration, INPUT), quant_format=QuantFormat.QDQ,

@@ -22,8 +22,8 @@ import numpy as np
 
 from petface_edge.runtime.manifest import InputContract, OutputContract, Quantization
 
+from .context import Built, Context
 from .verify import cosine_stats, embed_pixels, search_recipes
-from .worker import Built, Context
 
 METADATA_NAME = "petface"  # a Metadata entry in the flatbuffer; LiteRT ignores it, LiteRTBackend reads it
 INT8_RECIPES = (
@@ -161,8 +161,7 @@ def build_dynamic_range(ctx: Context) -> Built:
 
 def _full_integer(ctx: Context, per_channel: bool) -> bytes:
     import tensorflow as tf
-
-    from calibration.feeds import nhwc_float
+    from petface_edge.calibration.feeds import nhwc_float
 
     x = nhwc_float(ctx.calibration)
     converter = _converter(ctx, for_int8=True)

@@ -14,8 +14,8 @@ import torch
 
 from petface_edge.runtime.manifest import InputContract, OutputContract
 
+from .context import Built, Context
 from .verify import STEM_CONVS, cosine_stats, search_recipes
-from .worker import Built, Context
 
 INPUT, OUTPUT = "pixels", "embedding"
 METADATA_FILE = "petface.json"  # stored as extra/petface.json inside the .ptl archive
@@ -71,11 +71,10 @@ def build_fp32(ctx: Context) -> Built:
 
 
 def _quantize(model: torch.nn.Module, calib, recipe: dict) -> torch.nn.Module:
+    from petface_edge.calibration.feeds import torch_batches
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
-
-    from calibration.feeds import torch_batches
 
     qmap = get_default_qconfig_mapping(ENGINE)
     custom = PrepareCustomConfig()

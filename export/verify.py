@@ -166,7 +166,7 @@ def held_out_sets(image_size: int, count: int, data_dir: Optional[Path], splits:
         parity_set = HeldOut(pixels, labels, f"{len(chosen)} images: {source}")
         vp, vl = _load(val, Path(data_dir), image_size)
         return parity_set, HeldOut(vp, vl, f"val split of {data_dir}: {len(val)} images")
-    from calibration.dataset import synthetic
+    from petface_edge.calibration.dataset import synthetic
 
     parity_set = synthetic(image_size, count, seed=1001)
     thresh_set = synthetic(image_size, max(count, 200), seed=1002)

@@ -79,7 +79,7 @@ def build(root: str | Path, upto: str = "golden") -> Pipeline:
                           epochs=EPOCHS, batch_size=32, lr=2e-3, workers=0, overwrite=True, progress=False))
 
     def export() -> None:
-        from export import export_model
+        from petface_edge.export import export_model
 
         export_model(p.checkpoint, p.export, formats=("onnx", "tflite", "coreml", "torchscript"), fp16=True,
                      int8=True, data_dir=p.data, splits=p.splits, verify_images=96)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from petface_edge.calibration.dataset import stratified_pick
 
-import calibration as cal
-from calibration.dataset import stratified_pick
+from petface_edge import calibration as cal
 from petface_edge.data import load_splits, scan_identities, split_identities, write_splits
 
 
@@ -84,7 +84,7 @@ def test_corrupt_file_is_refused(tmp_path):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "calibration.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "petface_edge.calibration.cli", *args], capture_output=True, text=True)
 
 
 def test_cli_writes_a_loadable_set(synth_data, splits_file, tmp_path):

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from petface_edge.export.formats import VARIANTS
+from petface_edge.export.verify import GATES, failures
 from PIL import Image
 
-from export.formats import VARIANTS
-from export.verify import GATES, failures
 from petface_edge.runtime.backends import open_backend
 from petface_edge.runtime.contract import from_output_tensor, to_input_tensor
 from petface_edge.runtime.manifest import FAILED_PARITY, NOT_VERIFIABLE, PASSED, Manifest, artifact_digest
@@ -38,7 +38,8 @@ def test_images(exported) -> tuple[np.ndarray, list[str]]:
 
 @pytest.fixture(scope="module")
 def reference(exported, test_images) -> np.ndarray:
-    from export.verify import reference_embeddings
+    from petface_edge.export.verify import reference_embeddings
+
     from petface_edge.models import load_embedder
 
     return reference_embeddings(load_embedder(exported.checkpoint), test_images[0])
@@ -103,7 +104,7 @@ def test_thresholds_for_every_artifact(manifest):
 
 
 def test_calibration_used_the_train_split_only(manifest, exported):
-    import calibration as cal
+    from petface_edge import calibration as cal
     from petface_edge.data import load_splits
 
     info = manifest.verification["calibration"]
@@ -136,7 +137,7 @@ def test_metadata_inside_each_artifact(manifest):
 
 def test_coreml_packages_carry_metadata(manifest):
     # coremltools imports TensorFlow, and TensorFlow before triton segfaults (a bare `import coremltools`
-    # crashes here): a fresh process that imports torch and triton first, as export.worker does.
+    # crashes here): a fresh process that imports torch and triton first, as petface_edge.export.worker does.
     code = ("import json, sys, torch, triton, coremltools as ct; "
             "m = ct.models.MLModel(sys.argv[1], skip_model_load=True); "
             "print(json.dumps(dict(m.user_defined_metadata)))")

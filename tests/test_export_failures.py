@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from petface_edge.export import ExportError, export_model
+from petface_edge.export.worker import CRASH_ENV
 
-import calibration as cal
-from export import ExportError, export_model
-from export.worker import CRASH_ENV
+from petface_edge import calibration as cal
 from petface_edge.models import create_embedder, save_embedder
 
 
@@ -30,7 +30,7 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 def _export(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "export.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "petface_edge.export.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})})
 
 
@@ -96,7 +96,7 @@ def test_converter_crash_costs_only_its_format(checkpoint, tmp_path):
 
 
 def test_network_guard_blocks_and_counts():
-    code = ("import socket\nfrom export import offline\noffline.block_network()\n"
+    code = ("import socket\nfrom petface_edge.export import offline\noffline.block_network()\n"
             "try:\n    socket.create_connection(('github.com', 443), timeout=1)\nexcept offline.NetworkBlocked:\n"
             "    print(len(offline.ATTEMPTS))\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
