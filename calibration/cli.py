@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from petface_edge._cli import ArgumentParser, fail, positive_int
+from petface_edge.errors import PetfaceError
 
-from .dataset import DEFAULT_COUNT, MIN_IMAGES, CalibrationError, build
+from .dataset import DEFAULT_COUNT, MIN_IMAGES, build
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -25,7 +26,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         calib = build(args.image_size, args.data_dir, args.splits, args.count, args.seed)
         calib.check_compatible(args.image_size, name=args.output)
         path = calib.save(args.output)
-    except (CalibrationError, OSError) as exc:
+    except PetfaceError as exc:
         fail(parser.prog, str(exc))
     print(f"wrote {len(calib)} images ({calib.image_size}px, {calib.origin['kind']}, "
           f"{len(set(calib.labels))} identities) to {path}")

@@ -22,6 +22,8 @@ from typing import Optional
 
 import numpy as np
 
+from petface_edge.atomic import atomic_write
+from petface_edge.errors import PetfaceError
 from petface_edge.imaging import ImageError, preprocess
 
 SCHEMA = "petface-calibration"
@@ -36,7 +38,7 @@ NORMALIZATION = "in_graph"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-class CalibrationError(ValueError):
+class CalibrationError(PetfaceError, ValueError):
     """A calibration set that cannot be built, read, or used for this model."""
 
 
@@ -83,14 +85,12 @@ class CalibrationSet:
         path.parent.mkdir(parents=True, exist_ok=True)
         npy = io.BytesIO()
         np.lib.format.write_array(npy, np.ascontiguousarray(self.pixels), allow_pickle=False)
-        tmp = path.with_name(path.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with atomic_write(path) as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED) as z:
             for name, data in (("header.json", json.dumps(self.header(), indent=1).encode()),
                                ("pixels.npy", npy.getvalue())):
                 info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 z.writestr(info, data)
-        tmp.replace(path)
         return path
 
     def check_compatible(self, image_size: int, normalization: str = NORMALIZATION,

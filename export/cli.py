@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from petface_edge._cli import ArgumentParser, fail, positive_int
+from petface_edge.errors import PetfaceError
 from petface_edge.runtime.manifest import NOT_VERIFIABLE, PASSED
 
-from .exporter import DEFAULT_VERIFY_IMAGES, ExportError, export_model
+from .exporter import DEFAULT_VERIFY_IMAGES, export_model
 from .formats import FORMATS
 
 
@@ -31,7 +32,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         manifest = export_model(args.checkpoint, args.output_dir, formats=args.formats, fp16=args.fp16,
                                 int8=args.int8, image_size=args.image_size, data_dir=args.data_dir,
                                 splits=args.splits, verify_images=args.verify_images, calibration=args.calibration)
-    except ExportError as exc:
+    except PetfaceError as exc:
         fail(parser.prog, str(exc))
     bad = [a for a in manifest.artifacts if a.status not in (PASSED, NOT_VERIFIABLE)]
     width = max(len(a.id) for a in manifest.artifacts)

@@ -26,6 +26,7 @@ from typing import Iterable, Optional
 import numpy as np
 
 from petface_edge import __version__
+from petface_edge.errors import PetfaceError
 from petface_edge.runtime.backends import BackendError, open_backend
 from petface_edge.runtime.manifest import (
     FAILED_EXPORT,
@@ -50,7 +51,7 @@ CALIBRATION_FILE = "calibration.zip"
 PRODUCER = f"petface-edge {__version__}"
 
 
-class ExportError(ValueError):
+class ExportError(PetfaceError, ValueError):
     """Bad input to the exporter, found before any conversion starts; the message names what and why."""
 
 
@@ -124,7 +125,7 @@ def _run_converter(fmt: str, variants: list[Variant], job: dict, work: Path) -> 
     log = work / "converter.log"
     try:
         with open(log, "w") as out:
-            code = subprocess.run([sys.executable, "-m", "export.worker", str(work / "job.json")], cwd=work,
+            code = subprocess.run([sys.executable, "-m", f"{__package__}.worker", str(work / "job.json")], cwd=work,
                                   env=env, stdout=out, stderr=subprocess.STDOUT, timeout=CONVERTER_TIMEOUT_S,
                                   ).returncode
     except subprocess.TimeoutExpired:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from petface_edge.atomic import write_text_atomic
 from petface_edge.runtime.manifest import Manifest
 
 
@@ -65,5 +66,4 @@ def render(manifest: Manifest) -> str:
 
 
 def write_report(manifest: Manifest, path: Path) -> Path:
-    path.write_text(render(manifest))
-    return path
+    return write_text_atomic(path, render(manifest))

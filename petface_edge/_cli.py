@@ -7,10 +7,6 @@ import sys
 from typing import NoReturn
 
 
-class CliError(Exception):
-    """A user error: printed as one line, exit status 2, no traceback."""
-
-
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line (``prog: error: ...``) with exit status 2."""
 

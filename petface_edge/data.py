@@ -19,6 +19,8 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+from .atomic import write_json_atomic
+from .errors import PetfaceError
 from .imaging import ImageError, is_image_file, load_image
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -33,7 +35,7 @@ MIN_HELD_OUT_IDENTITIES = 2
 Item = tuple[str, str]  # (path relative to the data dir, identity name)
 
 
-class DataError(ValueError):
+class DataError(PetfaceError, ValueError):
     """A dataset or splits file that cannot be used; the message names the path and what was expected."""
 
 
@@ -167,10 +169,7 @@ def write_splits(path: str | os.PathLike, splits: dict[str, list[Item]], data_di
         "data_dir": str(Path(data_dir).resolve()),
         "splits": {name: [[rel, label] for rel, label in splits[name]] for name in SPLIT_NAMES},
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(path, payload, indent=1)
 
 
 def read_splits_file(path: str | os.PathLike) -> dict:

@@ -18,6 +18,8 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import PetfaceError
+
 # A pet photo from a phone is at most ~50 MP; anything far beyond is a decompression bomb
 # or a corrupt header. Checked from the header, before any pixel is decoded.
 MAX_IMAGE_PIXELS = 100_000_000
@@ -28,7 +30,7 @@ ALPHA_BACKGROUND = (255, 255, 255)
 ImageLike = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
 
 
-class ImageError(ValueError):
+class ImageError(PetfaceError, ValueError):
     """An input that cannot be used as an image; the message names the source."""
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from ._cli import ArgumentParser, fail, positive_int
+from .errors import InvalidArgumentError, PetfaceError
 
 MIN_SIZE = 32
 
@@ -247,17 +248,21 @@ def generate(out: str | Path, identities: int, images_per_identity: int, size: i
              overwrite: bool = False, progress: bool = False) -> Path:
     """Write ``identities`` folders of ``images_per_identity`` JPEGs each into ``out``; return ``out``."""
     if identities < 1 or images_per_identity < 1:
-        raise ValueError("need at least 1 identity and 1 image per identity")
+        raise InvalidArgumentError("need at least 1 identity and 1 image per identity")
     if size < MIN_SIZE:
-        raise ValueError(f"image size must be at least {MIN_SIZE}, got {size}")
+        raise InvalidArgumentError(f"image size must be at least {MIN_SIZE}, got {size}")
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} exists and is not a directory")
+        raise InvalidArgumentError(f"{out} exists and is not a directory")
     if out.is_dir() and any(out.iterdir()):
         if not overwrite:
-            raise FileExistsError(f"{out} is not empty; pass --overwrite to replace its contents")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+            raise InvalidArgumentError(f"{out} is not empty; pass --overwrite to replace its contents")
+    try:
+        if out.is_dir() and overwrite:
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidArgumentError(f"{out}: cannot create the output directory ({exc.strerror or exc})") from None
     jobs = [(out, identity, images_per_identity, size, seed) for identity in range(identities)]
     workers = min(os.cpu_count() or 1, 8) if identities >= 32 else 1
     if workers > 1:
@@ -300,7 +305,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         out = generate(args.out, args.identities, args.images_per_identity, args.size, args.seed, args.overwrite,
                        progress=True)
-    except (ValueError, FileExistsError, OSError) as exc:
+    except PetfaceError as exc:
         fail(parser.prog, str(exc))
     print(f"wrote {args.identities} identities x {args.images_per_identity} images ({args.size}px) to {out}")
     return 0

@@ -15,6 +15,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..atomic import atomic_write
+
 FOLDER = "embedding_cache"
 VERSION = 1  # bump when the way vectors are computed changes (preprocessing, probes): old entries then miss
 
@@ -62,6 +64,5 @@ class EmbeddingCache:
     def save(self, key: str, embedded: Embedded) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self._path(key)
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez(tmp, key=key, vectors=embedded.vectors, failed=json.dumps(embedded.failed))
-        tmp.replace(path)
+        with atomic_write(path) as f:
+            np.savez(f, key=key, vectors=embedded.vectors, failed=json.dumps(embedded.failed))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .._cli import ArgumentParser, fail, positive_int
+from ..errors import PetfaceError
 
 PROG = "petface-eval"
 
@@ -52,7 +53,6 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    from .runner import EvalError
     from .suite import EvalConfig, evaluate, summary
 
     config = EvalConfig(
@@ -65,7 +65,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         fail(PROG, f"{args.splits}: no such splits file")
     try:
         results = evaluate(config, warn=lambda message: print(f"{PROG}: warning: {message}", file=sys.stderr))
-    except EvalError as exc:
+    except PetfaceError as exc:
         fail(PROG, str(exc))
     print(summary(results))
     print(f"wrote {args.output_dir / 'results.json'}")

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .._cli import ArgumentParser, fail
+from ..atomic import write_text_atomic
+from ..errors import PetfaceError
 from .degradations import PROBES
 from .suite import SCHEMA
 
@@ -62,7 +64,7 @@ SECTIONS: list[tuple[str, list[Row]]] = [
 ]
 
 
-class CompareError(ValueError):
+class CompareError(PetfaceError, ValueError):
     pass
 
 
@@ -154,7 +156,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         runs = [load_results(spec) for spec in args.models]
-    except CompareError as exc:
+    except PetfaceError as exc:
         fail(PROG, str(exc))
     names = [n for n, _ in runs]
     if len(set(names)) != len(names):
@@ -162,7 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     table = comparison_table(runs)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(table)
+        write_text_atomic(args.output, table)
         print(f"wrote {args.output}")
     else:
         print(table, end="")

@@ -13,6 +13,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from ..errors import PetfaceError
 from ..imaging import ImageError, preprocess
 from ..runtime.manifest import artifact_digest
 from .cache import Embedded
@@ -20,7 +21,7 @@ from .cache import Embedded
 BATCH = 32
 
 
-class EvalError(ValueError):
+class EvalError(PetfaceError, ValueError):
     """Input the evaluation cannot use; the message is one line naming what was expected."""
 
 

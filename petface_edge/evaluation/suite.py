@@ -19,9 +19,9 @@ from typing import Callable, Optional
 import numpy as np
 from PIL import Image
 
-from ..runtime.manifest import write_json_atomic
+from ..atomic import write_json_atomic
 from . import metrics, plots
-from .cache import EmbeddingCache, Embedded, cache_key
+from .cache import Embedded, EmbeddingCache, cache_key
 from .dataset import ALL, SPLITS, EvalSet, cap_images, find_splits, load_eval_set
 from .degradations import PROBES
 from .runner import EvalError, EvalModel, open_model

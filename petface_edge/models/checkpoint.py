@@ -11,13 +11,15 @@ from typing import Any
 
 import torch
 
+from ..atomic import atomic_write
+from ..errors import PetfaceError
 from .base import IMAGENET_MEAN, IMAGENET_STD, Embedder
 
 FORMAT = "petface-embedder"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(PetfaceError, ValueError):
     """The file is not a petface embedder checkpoint (or is from an unknown version)."""
 
 
@@ -43,9 +45,8 @@ def save_embedder(model: Embedder, path: str | Path, **meta: Any) -> Path:
 def save_tagged(payload: dict[str, Any], path: str | Path) -> Path:
     """``torch.save`` a dict of tensors and builtins atomically: a crash mid-save leaves the old file intact."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_write(path) as f:
+        torch.save(payload, f)
     return path
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
+from ..errors import PetfaceError
 from .backends import SUFFIX_FORMAT, Backend, BackendError, format_of, open_backend
 from .manifest import (
     NOT_VERIFIABLE,
@@ -42,7 +43,7 @@ CUDA_FORMAT_ORDER = ("onnx", "torchscript", "tflite", "coreml")
 FINGERPRINT_KEY = "checkpoint_sha256"
 
 
-class ModelError(ValueError):
+class ModelError(PetfaceError, ValueError):
     """A model reference that cannot be turned into a runnable artifact; says which and why."""
 
 

@@ -16,20 +16,12 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .._cli import ArgumentParser, fail, positive_int
-from ..imaging import ImageError
-from .artifacts import ModelError
-from .backends import BackendError
-from .detect import DetectionError
+from ..errors import PetfaceError
 from .embedder import Embedder
 from .gallery import Gallery, Match
-from .gallery_file import GalleryError
-from .manifest import ManifestError
 
 PROG = "petface"
 MATCH, NO_MATCH = 0, 1
-# What bad input raises anywhere below; reported in one line with exit status 2.
-USER_ERRORS = (ImageError, ModelError, BackendError, ManifestError, GalleryError, DetectionError, KeyError,
-               ValueError, OSError)
 PREVIEW = 6  # embedding values shown in human-readable output
 
 
@@ -38,9 +30,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except USER_ERRORS as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        fail(PROG, message)
+    except PetfaceError as exc:  # bad input, in one line; anything else is a bug and keeps its traceback
+        fail(PROG, str(exc))
 
 
 def _parser() -> ArgumentParser:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InvalidArgumentError
 from .manifest import InputContract, OutputContract
 
 _INT_RANGE = {"int8": (-128, 127), "uint8": (0, 255)}
@@ -16,7 +17,7 @@ _INT_RANGE = {"int8": (-128, 127), "uint8": (0, 255)}
 def to_input_tensor(pixels: np.ndarray, contract: InputContract) -> np.ndarray:
     """(N, S, S, 3) uint8 RGB pixels to the artifact's input tensor."""
     if pixels.ndim != 4 or pixels.shape[1:] != (contract.size, contract.size, 3):
-        raise ValueError(f"expected pixels of shape (N, {contract.size}, {contract.size}, 3), got {pixels.shape}")
+        raise InvalidArgumentError(f"expected pixels of shape (N, {contract.size}, {contract.size}, 3), got {pixels.shape}")
     x = pixels.astype(np.float32)
     if contract.layout == "NCHW":
         x = x.transpose(0, 3, 1, 2)

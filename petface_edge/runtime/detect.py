@@ -16,13 +16,15 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+from ..errors import PetfaceError
+
 DETECTORS = ("cat",)
 CASCADE_FILE = "haarcascade_frontalcatface.xml"
 # Face box grown by this fraction of its side on every side: ears and chin carry identity.
 DEFAULT_MARGIN = 0.2
 
 
-class DetectionError(ValueError):
+class DetectionError(PetfaceError, ValueError):
     """A detector that cannot be used here (unknown kind, OpenCV missing or without cascades)."""
 
 

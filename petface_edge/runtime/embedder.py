@@ -22,6 +22,7 @@ from typing import Iterable, Optional, Union
 import numpy as np
 from PIL import Image
 
+from ..errors import InvalidArgumentError
 from ..imaging import ImageLike, load_image, resize_pixels
 from .artifacts import LoadedArtifact, ModelError, ModelRef, load_artifact
 from .contract import from_output_tensor, to_input_tensor
@@ -53,7 +54,7 @@ class EmbedderOptions:
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
-            raise ValueError(f"max_batch must be at least 1, got {self.max_batch}")
+            raise InvalidArgumentError(f"max_batch must be at least 1, got {self.max_batch}")
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ class Embedder:
     def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """Embed already-resized (N, S, S, 3) uint8 RGB pixels (from :func:`petface_edge.imaging.resize_pixels`)."""
         if pixels.dtype != np.uint8:
-            raise ValueError(f"pixels must be uint8 RGB 0..255, got {pixels.dtype}")
+            raise InvalidArgumentError(f"pixels must be uint8 RGB 0..255, got {pixels.dtype}")
         n = len(pixels)
         out = np.empty((n, self.dim), np.float32)
         for start in range(0, n, self._chunk):
@@ -238,12 +239,12 @@ class Embedder:
     def _vector(self, x: Union[ImageLike, np.ndarray]) -> np.ndarray:
         if isinstance(x, np.ndarray) and x.ndim == 1:  # an embedding: re-normalize, check its length
             if x.shape[0] != self.dim:
-                raise ValueError(f"embedding has {x.shape[0]} dimensions, this model gives {self.dim}")
+                raise InvalidArgumentError(f"embedding has {x.shape[0]} dimensions, this model gives {self.dim}")
             v = x.astype(np.float32)
             return v / max(float(np.linalg.norm(v)), 1e-12)
         vectors = self.embed(x)
         if len(vectors) != 1:
-            raise ValueError(f"expected one image or embedding, got a batch of {len(vectors)}")
+            raise InvalidArgumentError(f"expected one image or embedding, got a batch of {len(vectors)}")
         return vectors[0]
 
 

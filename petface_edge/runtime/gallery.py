@@ -22,6 +22,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from ..errors import InvalidArgumentError, NotFoundError
 from ..imaging import ImageLike
 from .artifacts import ModelError
 from .detect import Box
@@ -75,7 +76,7 @@ class Gallery:
     def _init(self, fingerprint: str, dim: int, embedder: Optional[Embedder], search: str,
               ann_min_templates: int) -> None:
         if search not in SEARCH_MODES:
-            raise ValueError(f"search must be one of {', '.join(SEARCH_MODES)}, got {search!r}")
+            raise InvalidArgumentError(f"search must be one of {', '.join(SEARCH_MODES)}, got {search!r}")
         self.fingerprint = fingerprint
         self.dim = dim
         self.embedder = embedder
@@ -137,7 +138,7 @@ class Gallery:
         name = _check_name(name)
         vectors = self._unit_rows(embeddings)
         if len(vectors) == 0:
-            raise ValueError(f"enroll {name!r}: no images given")
+            raise InvalidArgumentError(f"enroll {name!r}: no images given")
         return self._add(name, vectors)
 
     def remove(self, name: str) -> None:
@@ -159,7 +160,7 @@ class Gallery:
             if new == old:
                 return
             if new in self._pets:
-                raise ValueError(f"cannot rename {old!r} to {new!r}: {new!r} is already enrolled")
+                raise InvalidArgumentError(f"cannot rename {old!r} to {new!r}: {new!r} is already enrolled")
             self._pets = {(new if n == old else n): t for n, t in self._pets.items()}
             self._keys[new] = self._keys.pop(old)
             self._owner.update((int(k), new) for k in self._keys[new])
@@ -180,11 +181,11 @@ class Gallery:
     def search(self, embedding: np.ndarray, top_k: int = 5, threshold: Optional[float] = None) -> list[Match]:
         """:meth:`identify` for a precomputed query embedding."""
         if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
+            raise InvalidArgumentError(f"top_k must be at least 1, got {top_k}")
         value = self._threshold_and_source(threshold)[0]
         query = self._unit_rows(embedding)
         if len(query) != 1:
-            raise ValueError(f"search takes one query embedding, got {len(query)}")
+            raise InvalidArgumentError(f"search takes one query embedding, got {len(query)}")
         with self._lock:
             names, scores = self._score(query[0], top_k)
         return [Match(name, score, score >= value) for name, score in rank(names, scores, top_k)]
@@ -248,7 +249,7 @@ class Gallery:
 
     def _templates_of(self, name: str) -> np.ndarray:
         if name not in self._pets:
-            raise KeyError(f"no pet named {name!r} in the gallery")
+            raise NotFoundError(f"no pet named {name!r} in the gallery")
         return self._pets[name]
 
     def _require_embedder(self) -> Embedder:
@@ -269,15 +270,15 @@ class Gallery:
             return self._unit_rows(image)[0]
         vectors = self._require_embedder().embed(image)
         if len(vectors) != 1:
-            raise ValueError(f"expected one query image, got {len(vectors)}")
+            raise InvalidArgumentError(f"expected one query image, got {len(vectors)}")
         return vectors[0]
 
     def _unit_rows(self, embeddings: np.ndarray) -> np.ndarray:
         v = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
         if v.ndim != 2 or v.shape[1] != self.dim:
-            raise ValueError(f"embeddings must have {self.dim} dimensions, got shape {np.shape(embeddings)}")
+            raise InvalidArgumentError(f"embeddings must have {self.dim} dimensions, got shape {np.shape(embeddings)}")
         if not np.isfinite(v).all():
-            raise ValueError("embeddings contain NaN or infinity")
+            raise InvalidArgumentError("embeddings contain NaN or infinity")
         return np.ascontiguousarray(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
 
     def _use_ann(self) -> bool:
@@ -306,7 +307,7 @@ class Gallery:
 
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"pet name must be a non-empty string, got {name!r}")
+        raise InvalidArgumentError(f"pet name must be a non-empty string, got {name!r}")
     if any(ord(c) < 32 for c in name):
-        raise ValueError(f"pet name must not contain control characters, got {name!r}")
+        raise InvalidArgumentError(f"pet name must not contain control characters, got {name!r}")
     return name.strip()

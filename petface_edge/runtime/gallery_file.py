@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,13 +33,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write
+from ..errors import PetfaceError
+
 SCHEMA = "petface-gallery"
 SCHEMA_VERSION = 1
 META_MEMBER = "gallery.json"
 TEMPLATES_MEMBER = "templates.npy"
 
 
-class GalleryError(ValueError):
+class GalleryError(PetfaceError, ValueError):
     """A gallery file that is missing, corrupt, from a newer version, or from another model."""
 
 
@@ -77,23 +78,14 @@ def write_gallery(path: str | Path, data: GalleryData) -> Path:
         "updated": now(),
         "pets": [{"name": name, "templates": len(t)} for name, t in data.pets.items()],
     }
-    # mkstemp creates the file private (0600); keep the old file's mode, or the usual 0644 for a new one.
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as raw:
+        with atomic_write(path) as raw:
             with zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_STORED) as archive:
                 archive.writestr(META_MEMBER, json.dumps(meta, indent=1, ensure_ascii=False))
                 with archive.open(TEMPLATES_MEMBER, "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, templates, allow_pickle=False)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    except OSError as exc:  # the old file, if any, is untouched
+        raise GalleryError(f"{path}: cannot write the gallery ({exc.strerror or exc})") from None
     return path
 
 
@@ -158,16 +150,3 @@ def _unpack(path: Path, meta: dict, templates: np.ndarray) -> GalleryData:
     return GalleryData(fingerprint, dim, out, artifact=str(meta.get("artifact", "")),
                        created=str(meta.get("created", "")))
 
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

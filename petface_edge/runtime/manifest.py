@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
+
+from ..atomic import write_json_atomic
+from ..errors import NotFoundError, PetfaceError
 
 SCHEMA = "petface-manifest"
 SCHEMA_VERSION = 1
@@ -27,7 +28,7 @@ NOT_VERIFIABLE = "not verifiable here"
 SHIPPABLE = (PASSED,)
 
 
-class ManifestError(ValueError):
+class ManifestError(PetfaceError, ValueError):
     """A manifest that is missing, malformed, or from a newer schema."""
 
 
@@ -118,7 +119,7 @@ class Manifest:
         for a in self.artifacts:
             if a.id == artifact_id:
                 return a
-        raise KeyError(f"no artifact {artifact_id!r} in manifest; have {[a.id for a in self.artifacts]}")
+        raise NotFoundError(f"no artifact {artifact_id!r} in manifest; have {[a.id for a in self.artifacts]}")
 
     def path_of(self, artifact: Artifact) -> Path:
         return self.directory / artifact.path
@@ -145,6 +146,8 @@ class Manifest:
             raise ManifestError(f"{path}: no manifest.json (expected a petface-export output directory)") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ManifestError(f"{path}: not valid JSON ({exc})") from None
+        except OSError as exc:
+            raise ManifestError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from None
         if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
             raise ManifestError(f"{path}: not a petface manifest (expected schema '{SCHEMA}')")
         if raw.get("schema_version", 0) > SCHEMA_VERSION:
@@ -182,19 +185,6 @@ def artifact_from_dict(d: dict) -> Artifact:
     if d.get("output"):
         d["output"] = output_contract_from_dict(d["output"])
     return Artifact(**d)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """JSON to ``path`` through a temporary file in the same directory and an atomic rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def artifact_digest(path: str | Path) -> tuple[int, str]:

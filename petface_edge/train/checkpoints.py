@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..errors import PetfaceError
 from ..models.checkpoint import load_tagged, save_tagged
 
 FORMAT = "petface-train-checkpoint"
@@ -21,7 +22,7 @@ LAST = "last_checkpoint.pt"
 BEST = "best_model.pt"
 
 
-class TrainCheckpointError(ValueError):
+class TrainCheckpointError(PetfaceError, ValueError):
     """A file that is not a petface training checkpoint."""
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .._cli import ArgumentParser, fail
-from ..data import SPLIT_MODES, DataError
+from ..data import SPLIT_MODES
+from ..errors import PetfaceError
 from .config import BACKBONES, DEVICES, LOSSES, TRIPLET_MINING, ConfigError, TrainConfig, load_config_file
 
 PROG = "petface-train"
@@ -90,12 +91,12 @@ def settings(argv: Optional[Sequence[str]] = None) -> TrainConfig:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from .trainer import TrainError, train
+    from .trainer import train
 
     quiet = os.environ.get("RANK", "0") != "0"  # under torchrun one process reports the error
     try:
         train(settings(argv))
-    except (ConfigError, DataError, TrainError) as exc:
+    except PetfaceError as exc:
         if quiet:
             raise SystemExit(2) from None
         fail(PROG, str(exc))

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..data import SPLIT_MODES
+from ..errors import PetfaceError
 
 BACKBONES = ("mobilefacenet", "mobilenetv3_small_100")
 LOSSES = ("arcface", "triplet")
@@ -30,7 +31,7 @@ RESUMABLE_CHANGES = ("data_dir", "output_dir", "epochs", "device", "workers", "p
 ACTIONS = ("resume", "overwrite", "stop_after")
 
 
-class ConfigError(ValueError):
+class ConfigError(PetfaceError, ValueError):
     """A setting that cannot work; the message names the setting."""
 
 

@@ -20,10 +20,18 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
+from ..atomic import write_json_atomic
 from ..data import DataError, Item, load_splits, scan_identities, split_identities, write_splits
-from ..models import (ArcFaceHead, CheckpointError, Embedder, TrainingModel, create_embedder, load_embedder,
-                      save_embedder)
-from ..runtime.manifest import write_json_atomic
+from ..errors import PetfaceError
+from ..models import (
+    ArcFaceHead,
+    CheckpointError,
+    Embedder,
+    TrainingModel,
+    create_embedder,
+    load_embedder,
+    save_embedder,
+)
 from . import checkpoints
 from .checkpoints import BEST, LAST
 from .config import RESUMABLE_CHANGES, TrainConfig
@@ -46,7 +54,7 @@ HISTORY_FORMAT = "petface-train-history"
 SHOWN_SKIPPED = 5
 
 
-class TrainError(ValueError):
+class TrainError(PetfaceError, ValueError):
     """A run that cannot start (bad data, output dir, settings); the message says what to change."""
 
 

@@ -8,8 +8,10 @@ from typing import Optional
 
 import numpy as np
 
+from ...errors import PetfaceError
 
-class BackendError(RuntimeError):
+
+class BackendError(PetfaceError, RuntimeError):
     """A model file that cannot be loaded or run; the message names the file and what was expected."""
 
 
