@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from .thresholds import best_accuracy_threshold, pair_scores
+from petface_edge.thresholds import best_accuracy, pair_scores
 
 # Each gate is (statistic, bound); "acc_drop_points" is an upper bound, the rest lower bounds.
 GATES = {
@@ -102,7 +102,7 @@ def parity(reference: np.ndarray, embeddings: np.ndarray, labels: list[str]) -> 
     """
     stats = cosine_stats(reference, embeddings)
     ref_top, art_top = _top1(reference), _top1(embeddings)
-    threshold, acc_ref = best_accuracy_threshold(*pair_scores(reference, labels))
+    threshold, acc_ref = best_accuracy(*pair_scores(reference, labels))
     genuine, impostor = pair_scores(embeddings, labels)
     acc_art = 0.5 * ((genuine >= threshold).mean() + (impostor < threshold).mean())
     lab = np.asarray(labels)

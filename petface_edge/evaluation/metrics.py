@@ -16,12 +16,16 @@ from typing import Sequence
 
 import numpy as np
 
-FAR_TARGETS = (1e-2, 1e-3, 1e-4)
-
-
-def encode_labels(labels: Sequence) -> np.ndarray:
-    """Identity labels to dense int codes (same code = same identity)."""
-    return np.unique(np.asarray(labels), return_inverse=True)[1].reshape(-1)
+from ..thresholds import (  # noqa: F401  (sample_pairs, pair_similarities: re-exported for callers)
+    FAR_TARGETS,
+    best_accuracy,
+    encode_labels,
+    far_resolvable,
+    far_threshold,
+    pair_similarities,
+    roc,
+    sample_pairs,
+)
 
 
 def query_mask(labels: Sequence) -> np.ndarray:
@@ -139,77 +143,6 @@ def clustering_metrics(embeddings: np.ndarray, labels: Sequence, seed: int = 42)
     }
 
 
-def _positive_pairs(y: np.ndarray) -> np.ndarray:
-    parts = [np.empty((0, 2), dtype=np.int64)]
-    for members in np.split(np.argsort(y, kind="stable"), np.cumsum(np.bincount(y))[:-1]):
-        a, b = np.triu_indices(len(members), 1)
-        parts.append(np.stack([members[a], members[b]], axis=1))
-    return np.concatenate(parts)
-
-
-def _negative_pairs(y: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    n = len(y)
-    if n * (n - 1) // 2 <= 4_000_000:  # small enough to enumerate every pair and choose among them
-        i, j = np.triu_indices(n, 1)
-        different = np.flatnonzero(y[i] != y[j])
-        chosen = np.sort(rng.choice(len(different), count, replace=False))
-        return np.stack([i[different[chosen]], j[different[chosen]]], axis=1)
-    # Large sets: draw random pairs, keep distinct different-identity ones in draw order.
-    codes = np.empty(0, dtype=np.int64)
-    while len(codes) < count:
-        a, b = rng.integers(0, n, size=(2, 2 * count))
-        lo, hi = np.minimum(a, b), np.maximum(a, b)
-        keep = y[lo] != y[hi]
-        codes = np.concatenate([codes, lo[keep] * n + hi[keep]])
-        _, first = np.unique(codes, return_index=True)
-        codes = codes[np.sort(first)]
-    codes = codes[:count]
-    return np.stack([codes // n, codes % n], axis=1)
-
-
-def sample_pairs(labels: Sequence, n_pairs: int = 50_000, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
-    """Reproducible distinct pairs: up to half same-identity, the rest different-identity.
-
-    Random pairs would be almost all negatives on a real set; balancing keeps the TAR estimate
-    usable while leaving about ``n_pairs / 2`` negatives to resolve small FARs.
-    Returns ``(pairs (M, 2) int, same (M,) bool)``.
-    """
-    y = encode_labels(labels)
-    if y.max(initial=-1) < 1:
-        raise ValueError("pair ranking needs at least 2 identities")
-    rng = np.random.default_rng(seed)
-    positives = _positive_pairs(y)
-    all_negatives = len(y) * (len(y) - 1) // 2 - len(positives)
-    n_pos = min(len(positives), n_pairs // 2)
-    positives = positives[np.sort(rng.choice(len(positives), n_pos, replace=False))]
-    negatives = _negative_pairs(y, min(all_negatives, n_pairs - n_pos), rng)
-    pairs = np.concatenate([positives, negatives])
-    same = np.concatenate([np.ones(len(positives), bool), np.zeros(len(negatives), bool)])
-    return pairs, same
-
-
-def pair_similarities(embeddings: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", embeddings[pairs[:, 0]], embeddings[pairs[:, 1]]).astype(np.float64)
-
-
-def roc(positive: np.ndarray, negative: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ROC over every distinct score, accepting ``score >= threshold``: ``(far, tar, thresholds)``.
-
-    The first point (0, 0) has a threshold just above the highest score (accept nothing).
-    """
-    scores = np.concatenate([positive, negative]).astype(np.float64)
-    is_pos = np.concatenate([np.ones(len(positive)), np.zeros(len(negative))])
-    order = np.argsort(-scores, kind="stable")
-    scores, is_pos = scores[order], is_pos[order]
-    last_of_value = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
-    tp = np.cumsum(is_pos)[last_of_value]
-    fp = (last_of_value + 1) - tp
-    far = np.r_[0.0, fp / len(negative)]
-    tar = np.r_[0.0, tp / len(positive)]
-    thresholds = np.r_[np.nextafter(scores[0], np.inf), scores[last_of_value]]
-    return far, tar, thresholds
-
-
 def pair_metrics(positive: np.ndarray, negative: np.ndarray, far_targets: Sequence[float] = FAR_TARGETS) -> dict:
     """ROC-AUC, EER, TAR and threshold at each FAR target, best balanced-accuracy threshold (cosine, accept >=)."""
     if len(positive) == 0 or len(negative) == 0:
@@ -220,27 +153,25 @@ def pair_metrics(positive: np.ndarray, negative: np.ndarray, far_targets: Sequen
     k = int(np.argmax(gap >= -1e-12))  # tolerance: 1/3 - (1 - 2/3) is not exactly 0 in floats
     t = -gap[k - 1] / (gap[k] - gap[k - 1])
     eer = far[k - 1] + t * (far[k] - far[k - 1])
-    # Class-balanced accuracy: plain accuracy on a negative-heavy sample would favour rejecting everything.
-    accuracy = (tar + (1.0 - far)) / 2
-    best = int(np.argmax(np.round(accuracy, 12)))  # ties go to the stricter threshold (fewer false accepts)
+    best_threshold, best_acc = best_accuracy(positive, negative)
     result = {
         "roc_auc": float(np.trapezoid(tar, far)),
         "eer": float(eer),
         "eer_threshold": float(thresholds[k]),
-        "best_accuracy": float(accuracy[best]),
-        "best_accuracy_threshold": float(thresholds[best]),
+        "best_accuracy": best_acc,
+        "best_accuracy_threshold": best_threshold,
         "positives": int(len(positive)),
         "negatives": int(len(negative)),
         "far": {},
     }
     for target in far_targets:
-        i = int(np.flatnonzero(far <= target)[-1])  # the operating point with the most TAR within the FAR
+        threshold = far_threshold(negative, target)
         result["far"][f"{target:.0e}"] = {
-            "tar": float(tar[i]),
-            "threshold": float(thresholds[i]),
-            "achieved_far": float(far[i]),
+            "tar": float(np.mean(positive >= threshold)),
+            "threshold": threshold,
+            "achieved_far": float(np.mean(negative >= threshold)),
             # Below 1 / negatives the estimate rests on zero false accepts: report it, flag it.
-            "resolved": bool(len(negative) * target >= 1),
+            "resolved": far_resolvable(len(negative), target),
         }
     return result
 

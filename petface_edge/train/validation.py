@@ -1,7 +1,9 @@
-"""Verification accuracy on the val split: fixed pairs, a threshold sweep, best-accuracy metrics.
+"""Verification accuracy on the val split: fixed pairs, best-accuracy metrics.
 
-The design document's protocol: 5,000 pairs (half positive), cosine similarity, thresholds
--0.5..1.0 in 0.01 steps; accuracy, threshold, precision, recall and F1 at the best accuracy.
+The design document's protocol: 5,000 pairs (half positive), cosine similarity; accuracy,
+threshold, precision, recall and F1 at the best accuracy. The threshold is the one
+definition in :mod:`petface_edge.thresholds` (every distinct score, ties to the stricter),
+so training, export and evaluation report the same operating point.
 In ``image`` split mode (closed set: each val pet has about one val image) a val image is
 paired with the pet's training images, the gallery it would be matched against.
 """
@@ -18,9 +20,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..thresholds import best_accuracy
 from .datasets import EvalImages
-
-THRESHOLDS = np.round(np.arange(-0.5, 1.0 + 1e-9, 0.01), 2)
 
 
 @dataclass(frozen=True)
@@ -86,21 +87,17 @@ def verification_pairs(query: Sequence[tuple[Path, str]], reference: Sequence[tu
     return Pairs([pool[i][0] for i in used], inverse[:, 0], inverse[:, 1], same)
 
 
-def sweep(similarity: np.ndarray, same: np.ndarray) -> dict:
-    """Best-accuracy threshold over ``THRESHOLDS`` (ties: the lowest) and the metrics there."""
-    accepted = similarity[None, :] >= THRESHOLDS[:, None]
-    tp = (accepted & same).sum(axis=1)
-    fp = (accepted & ~same).sum(axis=1)
-    fn = (~accepted & same).sum(axis=1)
-    tn = (~accepted & ~same).sum(axis=1)
-    accuracy = (tp + tn) / len(same)
-    best = int(np.argmax(accuracy))
-    precision = tp[best] / max(1, tp[best] + fp[best])
-    recall = tp[best] / max(1, tp[best] + fn[best])
+def verification_metrics(similarity: np.ndarray, same: np.ndarray) -> dict:
+    """Accuracy, precision, recall and F1 at the best-accuracy threshold (:func:`petface_edge.thresholds.best_accuracy`)."""
+    threshold, accuracy = best_accuracy(similarity[same], similarity[~same])
+    accepted = similarity >= threshold
+    tp = int((accepted & same).sum())
+    precision = tp / max(1, int(accepted.sum()))
+    recall = tp / max(1, int(same.sum()))
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
-        "accuracy": float(accuracy[best]),
-        "threshold": float(THRESHOLDS[best]),
+        "accuracy": accuracy,
+        "threshold": threshold,
         "precision": float(precision),
         "recall": float(recall),
         "f1": float(f1),
@@ -158,4 +155,4 @@ def validate(embedder: torch.nn.Module, pairs: Pairs, image_size: int, device: t
              workers: int = 0) -> dict:
     emb = embed_paths(embedder, pairs.paths, image_size, device, workers=workers)
     similarity = (emb[pairs.first] * emb[pairs.second]).sum(axis=1)
-    return sweep(similarity, pairs.same)
+    return verification_metrics(similarity, pairs.same)
