@@ -8,7 +8,7 @@ TorchScript lite interpreter, CoreML, OpenCV (cat-face detection) and usearch
 from .artifacts import ModelError
 from .backends import BackendError
 from .detect import Box, DetectionError
-from .embedder import Embedder, EmbedderOptions, FaceEmbedding, VerifyResult
+from .embedder import ClosedError, Embedder, EmbedderOptions, FaceEmbedding, VerifyResult
 from .gallery import FaceMatches, Gallery, Match
 from .gallery_file import GalleryError
 from .manifest import Manifest, ManifestError
@@ -16,6 +16,7 @@ from .manifest import Manifest, ManifestError
 __all__ = [
     "BackendError",
     "Box",
+    "ClosedError",
     "DetectionError",
     "Embedder",
     "EmbedderOptions",
