@@ -7,8 +7,9 @@ TorchScript lite interpreter, CoreML, OpenCV (cat-face detection) and usearch
 
 from .artifacts import ModelError
 from .backends import BackendError
+from .closing import ClosedError
 from .detect import Box, DetectionError
-from .embedder import ClosedError, Embedder, EmbedderOptions, FaceEmbedding, VerifyResult
+from .embedder import Embedder, EmbedderOptions, FaceEmbedding, VerifyResult
 from .gallery import FaceMatches, Gallery, Match
 from .gallery_file import GalleryError
 from .manifest import Manifest, ManifestError

@@ -22,10 +22,11 @@ from typing import Iterable, Optional, Union
 import numpy as np
 from PIL import Image
 
-from ..errors import InvalidArgumentError, PetfaceError
+from ..errors import InvalidArgumentError
 from ..imaging import ImageLike, load_image, resize_pixels
 from .artifacts import LoadedArtifact, ModelError, ModelRef, load_artifact
 from .backends import DEVICES
+from .closing import Closeable
 from .contract import from_output_tensor, to_input_tensor
 from .detect import Box, get_detector
 from .manifest import Artifact, InputContract, OutputContract
@@ -35,10 +36,6 @@ Images = Union[ImageLike, Iterable[ImageLike]]
 DEFAULT_MAX_BATCH = 32
 # The manifest threshold an embedder uses unless told otherwise.
 DEFAULT_THRESHOLD_KEY = "best_accuracy"
-
-
-class ClosedError(PetfaceError, RuntimeError):
-    """An operation on an :class:`Embedder` or ``Gallery`` after its ``close()``."""
 
 
 @dataclass(frozen=True)
@@ -84,19 +81,20 @@ class FaceEmbedding:
     embedding: np.ndarray
 
 
-class Embedder:
+class Embedder(Closeable):
     """A loaded artifact that turns pet face images into L2-normalized embeddings.
 
     Thread-safe: concurrent callers share one loaded model; decoding and resizing run in
     parallel, and runtimes whose sessions are not re-entrant (LiteRT) are serialized.
     ``close()`` (or leaving a ``with`` block) releases the runtime session; embedding afterwards
-    raises :class:`ClosedError`.
+    raises :class:`~petface_edge.runtime.closing.ClosedError`.
     """
+
+    _reopen_hint = "open a new Embedder to embed"
 
     def __init__(self, loaded: LoadedArtifact, options: EmbedderOptions) -> None:
         self._loaded = loaded
         self._options = options
-        self._closed = False
         self._lock = threading.Lock() if not loaded.backend.thread_safe else contextlib.nullcontext()
         fixed = loaded.backend.fixed_batch or loaded.artifact.input.batch
         self._fixed_batch: Optional[int] = fixed
@@ -113,23 +111,8 @@ class Embedder:
         loaded = load_artifact(options.model, options.backend, options.threads, options.device)
         return cls(loaded, options)
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Release the runtime session now (idempotent); a call running in another thread finishes first."""
-        with self._lock:
-            self._closed = True
-            self._loaded.backend.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> "Embedder":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def _release(self) -> None:
+        self._loaded.backend.close()
 
     # -- what was loaded ---------------------------------------------------------------------
 
@@ -271,10 +254,6 @@ class Embedder:
     def __repr__(self) -> str:
         state = ", closed" if self._closed else ""
         return f"Embedder({self.artifact.id!r}, path={str(self.model_path)!r}, runtime={self.runtime!r}{state})"
-
-    def _require_open(self) -> None:
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed; open a new Embedder to embed")
 
     def _pixels(self, img: Image.Image) -> np.ndarray:
         return resize_pixels(img, self.image_size)

@@ -26,7 +26,8 @@ from ..errors import InvalidArgumentError, NotFoundError
 from ..imaging import ImageLike
 from .artifacts import ModelError
 from .detect import Box
-from .embedder import ClosedError, Embedder, Images, VerifyResult
+from .closing import Closeable
+from .embedder import Embedder, Images, VerifyResult
 from .gallery_file import GalleryData, GalleryError, read_gallery, write_gallery
 from .search import (
     ANN_CANDIDATES_PER_MATCH,
@@ -58,7 +59,7 @@ class FaceMatches:
     matches: list[Match]
 
 
-class Gallery:
+class Gallery(Closeable):
     """Enrolled pets for one model. Thread-safe; templates stored per image.
 
     ``search``: ``"exact"`` (numpy), ``"approximate"`` (usearch HNSW, then exact rescoring of
@@ -69,6 +70,8 @@ class Gallery:
     native memory); using the gallery afterwards raises :class:`ClosedError`. The embedder
     belongs to the caller and stays open.
     """
+
+    _reopen_hint = "load it again to use it"
 
     def __init__(self, embedder: Embedder, search: str = "auto", ann_min_templates: int = ANN_MIN_TEMPLATES) -> None:
         if not embedder.fingerprint:
@@ -95,27 +98,11 @@ class Gallery:
         self._next_key = 0
         self._exact: Optional[ExactSearch] = None
         self._ann: Optional[ApproximateSearch] = None
-        self._closed = False
         self._lock = threading.RLock()
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Free the search indexes now (idempotent); the gallery cannot be used afterwards."""
-        with self._lock:
-            self._closed = True
-            self._exact = self._ann = None
-            self._pets, self._keys, self._owner = {}, {}, {}
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> "Gallery":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def _release(self) -> None:
+        self._exact = self._ann = None
+        self._pets, self._keys, self._owner = {}, {}, {}
 
     # -- contents ----------------------------------------------------------------------------
 
@@ -261,10 +248,6 @@ class Gallery:
         return gallery
 
     # -- internals ---------------------------------------------------------------------------
-
-    def _require_open(self) -> None:
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed; load it again to use it")
 
     def _add(self, name: str, vectors: np.ndarray) -> int:
         with self._lock:
