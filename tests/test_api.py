@@ -9,6 +9,8 @@ import json
 import re
 import subprocess
 import sys
+import threading
+import time
 import weakref
 
 import numpy as np
@@ -18,6 +20,7 @@ import petface_edge
 from petface_edge import BackendError, ClosedError, Embedder, EmbedderOptions, Gallery, ModelError, PetfaceError
 from petface_edge.data import load_splits
 from petface_edge.errors import InvalidArgumentError
+from petface_edge.runtime.closing import RunGate
 from petface_edge.export.worker import CONVERTERS
 from petface_edge.runtime.manifest import Manifest
 
@@ -43,6 +46,54 @@ def test_an_embedder_is_a_context_manager_that_releases_its_session(exported, ph
     assert embedder.closed and "closed" in repr(embedder)
     gc.collect()
     assert session() is None  # the native session is gone, not merely unreachable through the embedder
+
+
+@pytest.mark.parametrize("artifact_id", sorted(SESSION))
+def test_close_waits_for_calls_in_flight_and_refuses_later_ones(exported, artifact_id):
+    """onnxruntime runs calls concurrently (no lock): close() must still never free a session under one."""
+    embedder = Embedder.open(exported.export, backend=artifact_id)
+    pixels = np.random.default_rng(0).integers(0, 256, (64, embedder.image_size, embedder.image_size, 3), np.uint8)
+    outcomes: list[str] = []
+
+    def worker() -> None:
+        for _ in range(20):
+            try:
+                embedder.embed_pixels(pixels)
+                outcomes.append("ok")
+            except ClosedError:
+                outcomes.append("closed")
+                return
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    while "ok" not in outcomes:  # close while the workers are embedding
+        time.sleep(0.01)
+    embedder.close()
+    for t in threads:
+        t.join()
+    assert outcomes.count("closed") == 4 and set(outcomes) == {"ok", "closed"}  # never another exception
+
+
+def test_the_run_gate_lets_calls_overlap_and_makes_close_wait_for_them():
+    gate, events = RunGate(), []
+    inside = threading.Barrier(3 + 1)
+
+    def call() -> None:
+        with gate:
+            inside.wait()  # all three calls are inside the gate at once
+            time.sleep(0.2)
+            events.append("call ended")
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for t in threads:
+        t.start()
+    inside.wait()
+    with gate.exclusive():
+        events.append("closed")
+    for t in threads:
+        t.join()
+    assert events == ["call ended"] * 3 + ["closed"]
 
 
 def test_an_embedder_used_after_close_raises_a_clear_error(exported, photo):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ContextManager, TypeVar
+import contextlib
+import threading
+from typing import ContextManager, Iterator, TypeVar
 
 from ..errors import PetfaceError
 
@@ -11,6 +13,40 @@ T = TypeVar("T", bound="Closeable")
 
 class ClosedError(PetfaceError, RuntimeError):
     """An operation on an ``Embedder`` or ``Gallery`` after its ``close()``."""
+
+
+class RunGate:
+    """The lock of a runtime that may run calls concurrently (onnxruntime): any number of calls
+    hold it at once, and ``exclusive()`` (taken by ``close()``) waits until none is in flight
+    and keeps new ones out meanwhile, so a session is never released under a running call."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._running = 0
+        self._exclusive = False
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._exclusive)
+            self._running += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._cond:
+            self._running -= 1
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._exclusive)
+            self._exclusive = True
+            self._cond.wait_for(lambda: self._running == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
 
 
 class Closeable:
@@ -26,7 +62,7 @@ class Closeable:
 
     def close(self) -> None:
         """Release native resources now (idempotent); a call holding the lock in another thread finishes first."""
-        with self._lock:
+        with (self._lock.exclusive() if isinstance(self._lock, RunGate) else self._lock):
             self._closed = True
             self._release()
 

@@ -13,7 +13,6 @@ preprocessing is the one shared :func:`petface_edge.imaging.preprocess`.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from ..errors import InvalidArgumentError
 from ..imaging import ImageLike, load_image, resize_pixels
 from .artifacts import LoadedArtifact, ModelError, ModelRef, load_artifact
 from .backends import DEVICES
-from .closing import Closeable
+from .closing import Closeable, RunGate
 from .contract import from_output_tensor, to_input_tensor
 from .detect import Box, get_detector
 from .manifest import Artifact, InputContract, OutputContract
@@ -95,7 +94,7 @@ class Embedder(Closeable):
     def __init__(self, loaded: LoadedArtifact, options: EmbedderOptions) -> None:
         self._loaded = loaded
         self._options = options
-        self._lock = threading.Lock() if not loaded.backend.thread_safe else contextlib.nullcontext()
+        self._lock = RunGate() if loaded.backend.thread_safe else threading.Lock()
         fixed = loaded.backend.fixed_batch or loaded.artifact.input.batch
         self._fixed_batch: Optional[int] = fixed
         self._chunk = fixed or options.max_batch
