@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InvalidArgumentError
-from ..imaging import ImageLike, load_image, resize_pixels
+from ..imaging import ImageLike, crop_square, load_image, resize_pixels
 from .artifacts import LoadedArtifact, ModelError, ModelRef, load_artifact
 from .contract import from_output_tensor, to_input_tensor
 from .detect import Box, get_detector
@@ -186,7 +186,9 @@ class Embedder:
     def embed(self, images: Images) -> np.ndarray:
         """Embed one image or a batch: paths, bytes, PIL images or HxWx3 uint8 RGB arrays.
 
-        Returns (N, D) float32 unit vectors, N = 1 for a single image.
+        Each image is cut by the crop policy (its centred square: a non-square photo is never
+        squashed) and resized (``petface_edge.imaging``). Returns (N, D) float32 unit vectors,
+        N = 1 for a single image.
         """
         batch = _as_list(images)
         return self.embed_pixels(np.stack([self._pixels(load_image(img)) for img in batch])
@@ -234,7 +236,8 @@ class Embedder:
         return f"Embedder({self.artifact.id!r}, path={str(self.model_path)!r}, runtime={self.runtime!r})"
 
     def _pixels(self, img: Image.Image) -> np.ndarray:
-        return resize_pixels(img, self.image_size)
+        """The model input for an upright photo or face crop, by the crop policy (``petface_edge.imaging``)."""
+        return resize_pixels(crop_square(img), self.image_size)
 
     def _vector(self, x: Union[ImageLike, np.ndarray]) -> np.ndarray:
         if isinstance(x, np.ndarray) and x.ndim == 1:  # an embedding: re-normalize, check its length
