@@ -17,7 +17,7 @@ import dev.petface.demo.engine.FaceCrop
  * photo picker Dispatchers.IO).
  */
 object Photos {
-    /** Picked photos are decoded at most this many pixels on the short side: the model sees 112. */
+    /** Picked photos are decoded subsampled by an integer factor to a short side of this to twice this: the model sees 112. */
     const val MAX_DECODE_SIDE = 1024
 
     /**
