@@ -16,26 +16,14 @@ final class CropPolicyTests: XCTestCase {
         let crop: Box
         let pixels: String
     }
-    struct Expected: Decodable {
-        let name: String
-        let score: Double
-        let accepted: Bool
-    }
-    struct Query: Decodable {
-        let image: String
-        let matches: [Expected]
-    }
-    struct Enrolled: Decodable {
-        let name: String
-        let images: [String]
-    }
+    /// Enrolled pets and queries are laid out as the golden gallery's (`GoldenTests.Golden`).
     struct Section: Decodable {
         let artifact: String
         let threshold: Double
         let cases: [Case]
         let embeddings: [String: [Float]]
-        let enrolled: [Enrolled]
-        let queries: [Query]
+        let enrolled: [GoldenTests.Golden.Enrolled]
+        let queries: [GoldenTests.Golden.Query]
     }
     struct Image: Decodable {
         let id, decoded, pixels: String
