@@ -48,14 +48,17 @@ demo: setup
 	echo; echo "==== export ($$d/export/report.md) ===="; cat $$d/export/report.md
 
 # One pipeline (synthetic data -> tiny trained model -> every export -> golden files) feeds pytest,
-# the benchmark smoke run, the Kotlin core tests and the Swift package tests. The Swift chroot is
-# built in the background meanwhile (it is mostly download and unpack, the pipeline is CPU).
+# the benchmark smoke run, the Kotlin core tests and the Swift package tests. The Swift chroot and the
+# isolated MediaPipe venv (tests/mediapipe_env.py) are built in the background meanwhile, once, and
+# cached under .tools/ (they are mostly download and unpack, the pipeline is CPU).
 test: setup
 	@mkdir -p build
 	rm -rf $(PIPELINE)
 	@set -e; \
 	bash ios_demo/run_swift_tests.sh --setup > build/swift-setup.log 2>&1 & swift_setup=$$!; \
+	$(PY) -m tests.mediapipe_env > build/mediapipe-setup.log 2>&1 & mediapipe_setup=$$!; \
 	$(PY) -m tests.pipeline $(PIPELINE); \
+	wait $$mediapipe_setup || { cat build/mediapipe-setup.log; exit 1; }; \
 	PETFACE_PIPELINE_DIR=$(PIPELINE) $(PY) -m pytest tests; \
 	$(PY) -m pytest benchmarks --benchmark-disable --bench-mode quick --export-dir $(PIPELINE)/export -q; \
 	bash android_demo/run_core_tests.sh $(PIPELINE)/golden; \

@@ -25,7 +25,7 @@ from .timing import SMOKE, measure
 # Every artifact id petface-export can ship (Contracts item 3); absent ones become "not exported" rows.
 ARTIFACT_IDS = (
     "onnx-fp32", "onnx-fp16", "onnx-int8",
-    "tflite-fp32", "tflite-fp16", "tflite-int8", "tflite-dynamic-range",
+    "tflite-fp32", "tflite-fp16", "tflite-int8", "tflite-int8-float-io", "tflite-dynamic-range",
     "coreml-fp32", "coreml-fp16", "coreml-w8", "coreml-w8a8",
     "torchscript-fp32", "torchscript-int8",
 )

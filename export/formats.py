@@ -30,7 +30,7 @@ class Variant:
 
     @property
     def needs_calibration(self) -> bool:
-        return self.precision in ("int8", "w8a8")
+        return self.precision in ("int8", "int8-float-io", "w8a8")
 
 
 VARIANTS = (
@@ -43,6 +43,7 @@ VARIANTS = (
     Variant("tflite", "fp16", "fp16", "fp16"),
     Variant("tflite", "dynamic-range", "int8", "int8"),
     Variant("tflite", "int8", "int8", "int8"),
+    Variant("tflite", "int8-float-io", "int8", "int8"),
     Variant("coreml", "fp32", "fp32", "always"),
     Variant("coreml", "fp16", "fp16", "fp16"),
     Variant("coreml", "w8", "int8", "int8"),

@@ -1,4 +1,4 @@
-"""TFLite artifacts through onnx2tf, offline: FP32, FP16, dynamic-range, and full-integer INT8.
+"""TFLite artifacts through onnx2tf, offline: FP32, FP16, dynamic-range, and full-integer INT8 (int8 or float32 I/O).
 
 onnx2tf converts the FP32 ONNX graph (NCHW) into a TensorFlow SavedModel with NHWC
 input; the FP32 and FP16 files are its own and the dynamic-range file is quantized from
@@ -15,7 +15,6 @@ a dynamic batch and calibration comes from our calibration set, so neither path 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +22,9 @@ import numpy as np
 from petface_edge.runtime.manifest import InputContract, OutputContract, Quantization
 
 from .context import Built, Context
+from .tflite_metadata import with_metadata
 from .verify import cosine_stats, embed_pixels, search_recipes
 
-METADATA_NAME = "petface"  # a Metadata entry in the flatbuffer; LiteRT ignores it, LiteRTBackend reads it
 INT8_RECIPES = (
     {"name": "full-int8-per-channel", "per_channel": True},
     {"name": "full-int8-per-tensor", "per_channel": False},
@@ -104,30 +103,13 @@ def _contracts(ctx: Context, tflite: bytes) -> tuple[InputContract, OutputContra
     return inp, out
 
 
-def with_metadata(tflite: bytes, metadata: dict) -> bytes:
-    """Append a ``petface`` Metadata entry (JSON) to the flatbuffer."""
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as schema
-
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(tflite, 0))
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(json.dumps(metadata).encode(), dtype=np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
-    model.metadata = [m for m in (model.metadata or []) if m.name != METADATA_NAME.encode()] + [entry]
-    builder = flatbuffers.Builder(len(tflite) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
 def _save(ctx: Context, tflite: bytes, precision: str, quantized: str, notes: dict | None = None) -> Built:
     import onnx2tf
     import tensorflow as tf
 
     inp, out = _contracts(ctx, tflite)
     path = ctx.path(f"pet_embedder_{precision}.tflite")
-    path.write_bytes(with_metadata(tflite, ctx.metadata(precision, inp, out)))
+    path.write_bytes(with_metadata(tflite, ctx.metadata(precision, inp, out), inp, out))
     tools = {"onnx2tf": onnx2tf.__version__, "tensorflow": tf.__version__}
     return Built(path, inp, out, quantized, tools, notes or {})
 
@@ -159,7 +141,8 @@ def build_dynamic_range(ctx: Context) -> Built:
                  "input and output float32. Not a full-integer model")
 
 
-def _full_integer(ctx: Context, per_channel: bool) -> bytes:
+def _full_integer(ctx: Context, per_channel: bool, float_io: bool = False) -> bytes:
+    """int8 kernels throughout; int8 input and output, or (``float_io``) float32 ones the converter quantizes."""
     import tensorflow as tf
     from petface_edge.calibration.feeds import nhwc_float
 
@@ -168,8 +151,9 @@ def _full_integer(ctx: Context, per_channel: bool) -> bytes:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([x[i: i + 1]] for i in range(len(x)))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]  # int8 kernels or fail
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    io_type = tf.float32 if float_io else tf.int8
+    converter.inference_input_type = io_type
+    converter.inference_output_type = io_type
     converter._experimental_disable_per_channel = not per_channel
     return converter.convert()
 
@@ -182,21 +166,43 @@ def _embed_calibration(ctx: Context, path: Path) -> np.ndarray:
     return embed_pixels(open_backend(path), inp, out, ctx.calibration.pixels)
 
 
-def build_int8(ctx: Context) -> Built:
-    """Full-integer (int8 in, int8 out, int8 kernels throughout); recipes best-first until the self-check passes."""
+def _search_int8(ctx: Context, float_io: bool) -> tuple[dict, bytes, list[dict]]:
+    """Full-integer recipes best-first until the self-check passes: (the kept recipe, its model, all tried)."""
     reference = _embed_calibration(ctx, _saved_model(ctx) / "float_float32.tflite")
 
     def build(recipe: dict) -> tuple[bytes, dict]:
-        data = _full_integer(ctx, recipe["per_channel"])
-        candidate = ctx.work_dir / f"{recipe['name']}.tflite"  # one file each: LiteRT maps the file it runs
+        data = _full_integer(ctx, recipe["per_channel"], float_io)
+        # One file each: LiteRT maps the file it runs.
+        candidate = ctx.work_dir / f"{recipe['name']}{'-float-io' if float_io else ''}.tflite"
         candidate.write_bytes(data)
         return data, cosine_stats(reference, _embed_calibration(ctx, candidate))
 
-    best, model, tried = search_recipes(INT8_RECIPES, build)
-    quantized = (f"everything: int8 weights ({'per-channel' if best['per_channel'] else 'per-tensor'}), int8 "
-                 f"activations calibrated on {len(ctx.calibration)} images, int8 input and output (scale/zero point in "
-                 "the contract); PReLU written as Relu((1 - a) x) + a x so XNNPACK runs it in int8")
+    return search_recipes(INT8_RECIPES, build)
+
+
+def _int8_summary(ctx: Context, recipe: dict, io: str) -> str:
+    return (f"everything: int8 weights ({'per-channel' if recipe['per_channel'] else 'per-tensor'}), int8 "
+            f"activations calibrated on {len(ctx.calibration)} images, {io}; PReLU written as "
+            "Relu((1 - a) x) + a x so XNNPACK runs it in int8")
+
+
+def build_int8(ctx: Context) -> Built:
+    """Full-integer (int8 in, int8 out, int8 kernels throughout); recipes best-first until the self-check passes."""
+    best, model, tried = _search_int8(ctx, float_io=False)
+    quantized = _int8_summary(ctx, best, "int8 input and output (scale/zero point in the contract)")
     return _save(ctx, model, "int8", quantized, {"recipe": best["name"], "tried": tried})
 
 
-BUILDERS = {"fp32": build_fp32, "fp16": build_fp16, "dynamic-range": build_dynamic_range, "int8": build_int8}
+def build_int8_float_io(ctx: Context) -> Built:
+    """The INT8 model with a float32 input and output (a Quantize op in, a Dequantize op out).
+
+    MediaPipe Tasks rejects int8 inputs and outputs; this one it opens, with the standard
+    metadata every float-input file carries (``tflite_metadata``).
+    """
+    best, model, tried = _search_int8(ctx, float_io=True)
+    quantized = _int8_summary(ctx, best, "float32 input and output, quantized and dequantized inside the model")
+    return _save(ctx, model, "int8-float-io", quantized, {"recipe": best["name"], "tried": tried})
+
+
+BUILDERS = {"fp32": build_fp32, "fp16": build_fp16, "dynamic-range": build_dynamic_range, "int8": build_int8,
+            "int8-float-io": build_int8_float_io}

@@ -12,10 +12,12 @@ Training code lives in ``petface_edge.models`` / ``petface_edge.train`` and need
 ``train`` extra; nothing imported here pulls in torch or TensorFlow.
 """
 
+from .errors import PetfaceError
 from .imaging import ImageError, load_image, preprocess
 from .runtime import (
     BackendError,
     Box,
+    ClosedError,
     DetectionError,
     Embedder,
     EmbedderOptions,
@@ -34,6 +36,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError",
     "Box",
+    "ClosedError",
     "DetectionError",
     "Embedder",
     "EmbedderOptions",
@@ -45,6 +48,7 @@ __all__ = [
     "ManifestError",
     "Match",
     "ModelError",
+    "PetfaceError",
     "VerifyResult",
     "__version__",
     "load_image",

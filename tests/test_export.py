@@ -87,6 +87,10 @@ def test_int8_sizes_and_contracts(manifest):
     assert tflite.input.dtype == "int8" and tflite.input.quantization is not None
     assert tflite.output.dtype == "int8" and tflite.output.quantization is not None
     assert tflite.input.layout == "NHWC"
+    float_io = manifest.artifact("tflite-int8-float-io")  # the INT8 model MediaPipe Tasks accepts
+    assert (float_io.input.dtype, float_io.output.dtype) == ("float32", "float32")
+    assert float_io.input.quantization is None and float_io.output.quantization is None
+    assert float_io.bytes < 2_000_000 and "int8 activations" in float_io.quantized
     dynamic = manifest.artifact("tflite-dynamic-range")
     assert dynamic.input.dtype == "float32" and "Not a full-integer model" in dynamic.quantized
     for artifact_id in ("onnx-int8", "torchscript-int8", "coreml-w8"):
@@ -211,4 +215,4 @@ def test_independent_client_reproduces_embeddings(manifest, exported, test_image
         floor = {"fp32": 0.9999, "fp16": 0.999}.get(entry["precision"], 0.97)
         assert cos.min() >= floor, (entry["id"], cos.min())
         checked += 1
-    assert checked == 7
+    assert checked == 8  # onnx fp32, fp16, int8; tflite fp32, fp16, dynamic-range, int8, int8-float-io

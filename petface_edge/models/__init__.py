@@ -1,4 +1,4 @@
-"""Embedder architectures, a small registry, checkpoints and summaries (needs the ``train`` extra).
+"""Embedding networks (``EmbedderNet``), a small registry, checkpoints and summaries (needs the ``train`` extra).
 
     >>> from petface_edge.models import create_embedder
     >>> model = create_embedder("mobilefacenet", image_size=112)
@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Callable
 
 from .arcface import ArcFaceHead, TrainingModel
-from .base import Embedder, l2_normalize
+from .base import EmbedderNet, l2_normalize
 from .checkpoint import CheckpointError, load_embedder, save_embedder
 from .mobilefacenet import MobileFaceNet
 from .mobilenetv3 import MobileNetV3SmallEmbedder
 from .summary import count_macs, count_parameters, summary_table
 
-_REGISTRY: dict[str, Callable[..., Embedder]] = {
+_REGISTRY: dict[str, Callable[..., EmbedderNet]] = {
     MobileFaceNet.name: MobileFaceNet,
     MobileNetV3SmallEmbedder.name: MobileNetV3SmallEmbedder,
 }
@@ -27,7 +27,7 @@ def list_embedders() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create_embedder(name: str, image_size: int | None = None, embedding_dim: int = 128, **kwargs) -> Embedder:
+def create_embedder(name: str, image_size: int | None = None, embedding_dim: int = 128, **kwargs) -> EmbedderNet:
     """Build an embedder by registry name; ``image_size`` defaults to the architecture's native size."""
     if name not in _REGISTRY:
         raise ValueError(f"unknown embedder {name!r}; choose one of {', '.join(list_embedders())}")
@@ -39,7 +39,7 @@ __all__ = [
     "ArcFaceHead",
     "CheckpointError",
     "DEFAULT_IMAGE_SIZE",
-    "Embedder",
+    "EmbedderNet",
     "TrainingModel",
     "count_macs",
     "count_parameters",

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Embedder
+from .base import EmbedderNet
 
 
 class ArcFaceHead(nn.Module):
@@ -39,9 +39,9 @@ class ArcFaceHead(nn.Module):
 
 
 class TrainingModel(nn.Module):
-    """Embedder plus ArcFace head; only ``embedder`` is saved for export."""
+    """An ``EmbedderNet`` plus ArcFace head; only ``embedder`` is saved for export."""
 
-    def __init__(self, embedder: Embedder, head: ArcFaceHead) -> None:
+    def __init__(self, embedder: EmbedderNet, head: ArcFaceHead) -> None:
         super().__init__()
         self.embedder = embedder
         self.head = head

@@ -23,7 +23,7 @@ def l2_normalize(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     return x * torch.rsqrt((x * x).sum(dim=1, keepdim=True) + eps)
 
 
-class Embedder(nn.Module):
+class EmbedderNet(nn.Module):
     """Base class: normalizes pixels, runs :meth:`embed_features`, L2-normalizes.
 
     Subclasses implement ``embed_features(x) -> (N, embedding_dim)`` on normalized input.

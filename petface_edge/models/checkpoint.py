@@ -13,7 +13,7 @@ import torch
 
 from ..atomic import atomic_write
 from ..errors import PetfaceError
-from .base import IMAGENET_MEAN, IMAGENET_STD, Embedder
+from .base import IMAGENET_MEAN, IMAGENET_STD, EmbedderNet
 
 FORMAT = "petface-embedder"
 FORMAT_VERSION = 1
@@ -23,7 +23,7 @@ class CheckpointError(PetfaceError, ValueError):
     """The file is not a petface embedder checkpoint (or is from an unknown version)."""
 
 
-def save_embedder(model: Embedder, path: str | Path, **meta: Any) -> Path:
+def save_embedder(model: EmbedderNet, path: str | Path, **meta: Any) -> Path:
     """Write the embedder (eval weights, config, input contract) to ``path`` atomically."""
     path = Path(path)
     payload = {
@@ -78,7 +78,7 @@ def read_checkpoint(path: str | Path) -> dict:
                        "written by petface-train)")
 
 
-def load_embedder(path: str | Path) -> Embedder:
+def load_embedder(path: str | Path) -> EmbedderNet:
     """Rebuild the embedder in eval mode from ``pet_embedder.pt``."""
     from . import create_embedder
 

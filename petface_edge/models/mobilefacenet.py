@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Embedder, GDConv
+from .base import EmbedderNet, GDConv
 
 # (expansion t, output channels c, repeats n, first stride s), from the paper's Table 1.
 BOTTLENECKS = ((2, 64, 5, 2), (4, 128, 1, 2), (2, 128, 6, 1), (4, 128, 1, 2), (2, 128, 2, 1))
@@ -41,7 +41,7 @@ class Bottleneck(nn.Module):
         return x + self.block(x) if self.residual else self.block(x)
 
 
-class MobileFaceNet(Embedder):
+class MobileFaceNet(EmbedderNet):
     name = "mobilefacenet"
 
     def __init__(self, image_size: int = 112, embedding_dim: int = 128, dropout: float = 0.0) -> None:

@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .base import Embedder, GDConv
+from .base import EmbedderNet, GDConv
 
 
 def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
@@ -38,7 +38,7 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
         )
 
 
-class MobileNetV3SmallEmbedder(Embedder):
+class MobileNetV3SmallEmbedder(EmbedderNet):
     name = "mobilenetv3_small_100"
 
     def __init__(

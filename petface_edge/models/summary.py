@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .base import Embedder
+from .base import EmbedderNet
 
 
 def count_parameters(model: torch.nn.Module) -> int:
@@ -13,7 +13,7 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 
 @torch.no_grad()
-def count_macs(model: Embedder) -> int:
+def count_macs(model: EmbedderNet) -> int:
     """Multiply-accumulates of one forward pass at batch 1, from torch's operator-level FLOP counter."""
     was_training = model.training
     model.eval()

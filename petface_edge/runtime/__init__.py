@@ -7,6 +7,7 @@ TorchScript lite interpreter, CoreML, OpenCV (cat-face detection) and usearch
 
 from .artifacts import ModelError
 from .backends import BackendError
+from .closing import ClosedError
 from .detect import Box, DetectionError
 from .embedder import Embedder, EmbedderOptions, FaceEmbedding, VerifyResult
 from .gallery import FaceMatches, Gallery, Match
@@ -16,6 +17,7 @@ from .manifest import Manifest, ManifestError
 __all__ = [
     "BackendError",
     "Box",
+    "ClosedError",
     "DetectionError",
     "Embedder",
     "EmbedderOptions",

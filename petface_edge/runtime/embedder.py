@@ -5,10 +5,10 @@ results. The caller names a model; the input contract (size, layout, dtype,
 quantization) comes from the export manifest or the artifact's own metadata, and
 preprocessing is the one shared :func:`petface_edge.imaging.preprocess`.
 
-    >>> embedder = Embedder.open("export/")          # best shipped artifact for this machine
-    >>> embedder.describe()
-    >>> vectors = embedder.embed(["a.jpg", "b.jpg"])  # (2, 128) float32, unit length
-    >>> embedder.verify("a.jpg", "b.jpg")             # VerifyResult(score=..., same=..., ...)
+    >>> with Embedder.open("export/") as embedder:      # best shipped artifact for this machine
+    ...     embedder.describe()
+    ...     vectors = embedder.embed(["a.jpg", "b.jpg"])  # (2, 128) float32, unit length
+    ...     embedder.verify("a.jpg", "b.jpg")             # VerifyResult(score=..., same=..., ...)
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from PIL import Image
 from ..errors import InvalidArgumentError
 from ..imaging import ImageLike, crop_square, load_image, resize_pixels
 from .artifacts import LoadedArtifact, ModelError, ModelRef, load_artifact
+from .backends import DEVICES
+from .closing import Closeable
 from .contract import from_output_tensor, to_input_tensor
 from .detect import Box, get_detector
 from .manifest import Artifact, InputContract, OutputContract
@@ -36,14 +38,16 @@ DEFAULT_MAX_BATCH = 32
 DEFAULT_THRESHOLD_KEY = "best_accuracy"
 
 
-@dataclass
+@dataclass(frozen=True)
 class EmbedderOptions:
-    """How to open an embedder. ``model``: an artifact file, an export directory or its manifest.json.
+    """How to open an embedder (frozen: the embedder keeps it, so it cannot be edited behind its back).
 
+    ``model``: an artifact file, an export directory or its manifest.json.
     ``backend``: ``"auto"`` (best shipped artifact that runs here), a format (``"onnx"``,
     ``"tflite"``, ``"torchscript"``, ``"coreml"``) or an artifact id (``"tflite-int8"``).
     ``threads``: intra-op threads of the runtime (None: its default). ``device``: ``"cpu"``
-    or ``"cuda"`` (ONNX with onnxruntime-gpu). ``max_batch``: images per runtime call.
+    or ``"cuda"`` (ONNX with onnxruntime-gpu; any other format on ``"cuda"`` is an error).
+    ``max_batch``: images per runtime call.
     """
 
     model: ModelRef
@@ -55,6 +59,8 @@ class EmbedderOptions:
     def __post_init__(self) -> None:
         if self.max_batch < 1:
             raise InvalidArgumentError(f"max_batch must be at least 1, got {self.max_batch}")
+        if self.device not in DEVICES:
+            raise InvalidArgumentError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
 
 
 @dataclass(frozen=True)
@@ -75,16 +81,20 @@ class FaceEmbedding:
     embedding: np.ndarray
 
 
-class Embedder:
+class Embedder(Closeable):
     """A loaded artifact that turns pet face images into L2-normalized embeddings.
 
     Thread-safe: concurrent callers share one loaded model; decoding and resizing run in
     parallel, and runtimes whose sessions are not re-entrant (LiteRT) are serialized.
+    ``close()`` (or leaving a ``with`` block) releases the runtime session; embedding afterwards
+    raises :class:`~petface_edge.runtime.closing.ClosedError`.
     """
+
+    _reopen_hint = "open a new Embedder to embed"
 
     def __init__(self, loaded: LoadedArtifact, options: EmbedderOptions) -> None:
         self._loaded = loaded
-        self.options = options
+        self._options = options
         self._lock = threading.Lock() if not loaded.backend.thread_safe else contextlib.nullcontext()
         fixed = loaded.backend.fixed_batch or loaded.artifact.input.batch
         self._fixed_batch: Optional[int] = fixed
@@ -101,7 +111,14 @@ class Embedder:
         loaded = load_artifact(options.model, options.backend, options.threads, options.device)
         return cls(loaded, options)
 
+    def _release(self) -> None:
+        self._loaded.backend.close()
+
     # -- what was loaded ---------------------------------------------------------------------
+
+    @property
+    def options(self) -> EmbedderOptions:
+        return self._options
 
     @property
     def artifact(self) -> Artifact:
@@ -190,12 +207,14 @@ class Embedder:
         squashed) and resized (``petface_edge.imaging``). Returns (N, D) float32 unit vectors,
         N = 1 for a single image.
         """
+        self._require_open()
         batch = _as_list(images)
         return self.embed_pixels(np.stack([self._pixels(load_image(img)) for img in batch])
                                  if batch else np.zeros((0, self.image_size, self.image_size, 3), np.uint8))
 
     def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """Embed already-resized (N, S, S, 3) uint8 RGB pixels (from :func:`petface_edge.imaging.resize_pixels`)."""
+        self._require_open()
         if pixels.dtype != np.uint8:
             raise InvalidArgumentError(f"pixels must be uint8 RGB 0..255, got {pixels.dtype}")
         n = len(pixels)
@@ -207,12 +226,14 @@ class Embedder:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], self._fixed_batch - count, axis=0)])
             x = to_input_tensor(chunk, self.input_contract)
             with self._lock:
+                self._require_open()  # again under the lock: close() may have run meanwhile
                 raw = self._loaded.backend.run(x)
             out[start:start + count] = from_output_tensor(raw, self.output_contract)[:count]
         return out
 
     def embed_faces(self, image: ImageLike, detect: str = "cat") -> list[FaceEmbedding]:
         """Find faces with the ``detect`` detector, embed a square crop of each; empty list: no face found."""
+        self._require_open()
         detector = get_detector(detect)
         img = load_image(image)
         boxes = detector.crops(img)
@@ -233,7 +254,8 @@ class Embedder:
         return VerifyResult(score, score >= value, value, source)
 
     def __repr__(self) -> str:
-        return f"Embedder({self.artifact.id!r}, path={str(self.model_path)!r}, runtime={self.runtime!r})"
+        state = ", closed" if self._closed else ""
+        return f"Embedder({self.artifact.id!r}, path={str(self.model_path)!r}, runtime={self.runtime!r}{state})"
 
     def _pixels(self, img: Image.Image) -> np.ndarray:
         """The model input for an upright photo or face crop, by the crop policy (``petface_edge.imaging``)."""

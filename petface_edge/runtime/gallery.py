@@ -6,10 +6,10 @@ Matches are ranked by score, ties by name, and ``accepted`` means ``score >= thr
 with the artifact's calibrated threshold unless one is given. A gallery is bound to the
 fingerprint of the model that made its templates. File format: :mod:`.gallery_file`.
 
-    >>> gallery = Gallery(embedder)
-    >>> gallery.enroll("Luna", ["luna1.jpg", "luna2.jpg"])
-    >>> gallery.identify("who.jpg")   # [Match(name='Luna', score=0.83, accepted=True), ...]
-    >>> gallery.save("pets.gallery")
+    >>> with Gallery(embedder) as gallery:
+    ...     gallery.enroll("Luna", ["luna1.jpg", "luna2.jpg"])
+    ...     gallery.identify("who.jpg")   # [Match(name='Luna', score=0.83, accepted=True), ...]
+    ...     gallery.save("pets.gallery")
     >>> Gallery.load("pets.gallery", embedder)
 """
 
@@ -26,6 +26,7 @@ from ..errors import InvalidArgumentError, NotFoundError
 from ..imaging import ImageLike
 from .artifacts import ModelError
 from .detect import Box
+from .closing import Closeable
 from .embedder import Embedder, Images, VerifyResult
 from .gallery_file import GalleryData, GalleryError, read_gallery, write_gallery
 from .search import (
@@ -58,13 +59,19 @@ class FaceMatches:
     matches: list[Match]
 
 
-class Gallery:
+class Gallery(Closeable):
     """Enrolled pets for one model. Thread-safe; templates stored per image.
 
     ``search``: ``"exact"`` (numpy), ``"approximate"`` (usearch HNSW, then exact rescoring of
     the candidate pets) or ``"auto"`` (approximate from ``ann_min_templates`` templates on,
     when the ``ann`` extra is installed).
+
+    ``close()`` (or leaving a ``with`` block) frees the search indexes (the approximate one is
+    native memory); using the gallery afterwards raises :class:`ClosedError`. The embedder
+    belongs to the caller and stays open.
     """
+
+    _reopen_hint = "load it again to use it"
 
     def __init__(self, embedder: Embedder, search: str = "auto", ann_min_templates: int = ANN_MIN_TEMPLATES) -> None:
         if not embedder.fingerprint:
@@ -93,11 +100,16 @@ class Gallery:
         self._ann: Optional[ApproximateSearch] = None
         self._lock = threading.RLock()
 
+    def _release(self) -> None:
+        self._exact = self._ann = None
+        self._pets, self._keys, self._owner = {}, {}, {}
+
     # -- contents ----------------------------------------------------------------------------
 
     def names(self) -> list[str]:
         """Enrolled pet names, sorted."""
         with self._lock:
+            self._require_open()
             return sorted(self._pets)
 
     def template_count(self, name: str) -> int:
@@ -122,6 +134,8 @@ class Gallery:
         return name in self._pets
 
     def __repr__(self) -> str:
+        if self._closed:
+            return f"Gallery(closed, fingerprint={self.fingerprint[:12]!r})"
         return f"Gallery({len(self)} pets, {self._template_total} templates, fingerprint={self.fingerprint[:12]!r})"
 
     # -- changes -----------------------------------------------------------------------------
@@ -204,6 +218,7 @@ class Gallery:
     def save(self, path: Union[str, Path]) -> Path:
         """Write the gallery atomically (see :mod:`petface_edge.runtime.gallery_file` for the format)."""
         with self._lock:
+            self._require_open()
             data = GalleryData(self.fingerprint, self.dim, dict(self._pets), self.artifact, self.created)
             written = write_gallery(path, data)
         return written
@@ -236,6 +251,7 @@ class Gallery:
 
     def _add(self, name: str, vectors: np.ndarray) -> int:
         with self._lock:
+            self._require_open()
             keys = np.arange(self._next_key, self._next_key + len(vectors), dtype=np.int64)
             self._next_key += len(vectors)
             self._pets[name] = np.concatenate([self._pets[name], vectors]) if name in self._pets else vectors
@@ -248,11 +264,13 @@ class Gallery:
             return len(self._pets[name])
 
     def _templates_of(self, name: str) -> np.ndarray:
+        self._require_open()
         if name not in self._pets:
             raise NotFoundError(f"no pet named {name!r} in the gallery")
         return self._pets[name]
 
     def _require_embedder(self) -> Embedder:
+        self._require_open()
         if self.embedder is None:
             raise ModelError("this gallery was loaded without a model; pass an embedder to Gallery.load "
                              "to embed images")
@@ -290,6 +308,7 @@ class Gallery:
 
     def _score(self, query: np.ndarray, top_k: int) -> tuple[list[str], np.ndarray]:
         """Names and pet scores to rank: every pet (exact), or the index's candidate pets rescored exactly."""
+        self._require_open()
         if not self._use_ann():
             if self._exact is None:
                 names = list(self._pets)

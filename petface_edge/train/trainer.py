@@ -26,7 +26,7 @@ from ..errors import PetfaceError
 from ..models import (
     ArcFaceHead,
     CheckpointError,
-    Embedder,
+    EmbedderNet,
     TrainingModel,
     create_embedder,
     load_embedder,
@@ -70,7 +70,7 @@ def train(config: TrainConfig) -> Path:
         ctx.close()
 
 
-def _backbone_of(embedder: Embedder) -> nn.Module:
+def _backbone_of(embedder: EmbedderNet) -> nn.Module:
     """The feature extractor the backbone LR multiplier and freezing apply to."""
     for name in ("backbone", "features"):  # MobileNetV3 (timm) / MobileFaceNet
         module = getattr(embedder, name, None)
@@ -238,7 +238,7 @@ class _Run:
 
     # -- checkpoints -----------------------------------------------------------------------------
 
-    def _state(self, embedder: Optional[Embedder] = None) -> dict[str, Any]:
+    def _state(self, embedder: Optional[EmbedderNet] = None) -> dict[str, Any]:
         embedder = embedder or self.embedder
         return {"embedder": embedder.state_dict(), "head": self.head.state_dict() if self.head else {},
                 "backbone": self.cfg.backbone, "embedder_config": dict(self.embedder.config),
@@ -263,7 +263,7 @@ class _Run:
                              "raise epochs to train further")
         return ckpt["epoch"], ckpt["history"], ckpt["best"]
 
-    def _validate(self, pairs: Pairs, train_paths: list[Path]) -> tuple[dict, Embedder]:
+    def _validate(self, pairs: Pairs, train_paths: list[Path]) -> tuple[dict, EmbedderNet]:
         """Val metrics of the model as it would ship: with BatchNorm statistics made exact."""
         cfg = self.cfg
         embedder = self.embedder
@@ -273,7 +273,7 @@ class _Run:
                                          workers=cfg.workers)
         return validate(embedder, pairs, cfg.image_size, self.device, cfg.workers), embedder
 
-    def _save_best(self, epoch: int, metrics: dict, embedder: Embedder) -> None:
+    def _save_best(self, epoch: int, metrics: dict, embedder: EmbedderNet) -> None:
         checkpoints.save(self.out / BEST, {**self._state(embedder), "epoch": epoch, "val": metrics})
         save_embedder(embedder, self.out / EMBEDDER_FILE, epoch=epoch, val=metrics, loss=self.cfg.loss,
                       split_mode=self.cfg.split_mode, seed=self.cfg.seed, train_identities=len(self.classes),

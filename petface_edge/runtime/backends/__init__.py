@@ -14,6 +14,12 @@ from .base import Backend, BackendError
 
 # File suffix -> artifact format.
 SUFFIX_FORMAT = {".onnx": "onnx", ".tflite": "tflite", ".ptl": "torchscript", ".mlpackage": "coreml"}
+# Format -> (its runtime, the devices that runtime can be asked for). "cpu" is the runtime's default
+# placement (CoreML picks its own compute units). Asking a runtime for a device it cannot use is an
+# error, never a silent fallback to the CPU.
+RUNTIMES = {"onnx": ("onnxruntime", ("cpu", "cuda")), "tflite": ("litert", ("cpu",)),
+            "torchscript": ("torch-lite", ("cpu",)), "coreml": ("coreml", ("cpu",))}
+DEVICES = ("cpu", "cuda")
 
 
 def format_of(path: str | Path) -> str:
@@ -26,10 +32,26 @@ def format_of(path: str | Path) -> str:
     return SUFFIX_FORMAT[suffix]
 
 
+def check_device(fmt: str, device: str, path: str | Path = "") -> None:
+    """Raise :class:`BackendError` unless ``fmt``'s runtime can use ``device``; the message names those that can."""
+    runtime, devices = RUNTIMES[fmt]
+    if device in devices:
+        return
+    able = [f"{name} ({f})" for f, (name, usable) in RUNTIMES.items() if device in usable]
+    who = f"{device} is used by {', '.join(able)}" if able else f"known devices: {', '.join(DEVICES)}"
+    where = f"{path}: " if path else ""
+    raise BackendError(f"{where}device={device!r} is not available for {fmt} artifacts: {runtime} runs them on "
+                       f"{' or '.join(devices)}; {who}")
+
+
 def open_backend(path: str | Path, threads: Optional[int] = None, device: str = "cpu") -> Backend:
-    """Load ``path`` in the runtime its format needs (onnxruntime, LiteRT, lite interpreter, CoreML)."""
+    """Load ``path`` in the runtime its format needs (onnxruntime, LiteRT, lite interpreter, CoreML).
+
+    Raises :class:`BackendError` for a file that cannot load, or a ``device`` its runtime cannot use.
+    """
     path = Path(path)
     fmt = format_of(path)
+    check_device(fmt, device, path)
     if not path.exists():
         raise BackendError(f"{path}: no such model file")
     if fmt == "onnx":
@@ -49,4 +71,5 @@ def open_backend(path: str | Path, threads: Optional[int] = None, device: str = 
     return CoreMLBackend(path)
 
 
-__all__ = ["Backend", "BackendError", "SUFFIX_FORMAT", "format_of", "open_backend"]
+__all__ = ["DEVICES", "RUNTIMES", "SUFFIX_FORMAT", "Backend", "BackendError", "check_device", "format_of",
+           "open_backend"]

@@ -43,3 +43,10 @@ class Backend(ABC):
     @abstractmethod
     def run(self, x: np.ndarray) -> np.ndarray:
         """Run one batch; returns the raw first output."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Drop the native session so the runtime frees it now, not whenever the backend is collected.
+
+        Idempotent. ``run`` must not be called afterwards (``Embedder`` guards that with a clear error).
+        """

@@ -41,3 +41,6 @@ class CoreMLBackend(Backend):
         step = self.fixed_batch or len(x)
         return np.concatenate([self.model.predict({self._input.name: x[i: i + step]})[self._output]
                                for i in range(0, len(x), step)])
+
+    def close(self) -> None:
+        self.model = None

@@ -95,3 +95,6 @@ class LiteRTBackend(Backend):
         self.interpreter.set_tensor(self._input["index"], x)
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self._output["index"]).copy()
+
+    def close(self) -> None:
+        self.interpreter = None

@@ -45,3 +45,6 @@ class OnnxBackend(Backend):
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.session.run([self._output], {self._input.name: x})[0]
+
+    def close(self) -> None:
+        self.session = None

@@ -54,3 +54,6 @@ class TorchLiteBackend(Backend):
     def run(self, x: np.ndarray) -> np.ndarray:
         with self._torch.no_grad():
             return self.module(self._torch.from_numpy(np.ascontiguousarray(x))).numpy()
+
+    def close(self) -> None:
+        self.module = None
