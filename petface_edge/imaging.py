@@ -1,11 +1,28 @@
-"""Image loading and the one preprocessing step every stage shares.
+"""Image loading, the crop policy and the one preprocessing step every stage shares.
 
 Training, evaluation, export calibration, verification and the runtime all call
-:func:`load_image` and :func:`resize_pixels`, so they cannot drift apart. The
-model input contract is deliberately tiny: RGB pixels, resized to a square with
-PIL's antialiased bilinear filter, as float 0..255. ImageNet normalization and
-L2 normalization live *inside* every embedder graph, so no client (Python,
-Kotlin, Swift) can get mean/std wrong.
+:func:`load_image`, :func:`crop_square` and :func:`resize_pixels` (or :func:`preprocess`,
+which is the three in a row), so they cannot drift apart. The model input contract is
+deliberately tiny: RGB pixels, resized to a square with PIL's antialiased bilinear filter,
+as float 0..255. ImageNet normalization and L2 normalization live *inside* every embedder
+graph, so no client (Python, Kotlin, Swift) can get mean/std wrong.
+
+**The crop policy** (this module is the reference; ``android_demo/core`` ``CropPolicy.kt`` and
+``ios_demo/PetFaceKit`` ``CropPolicy.swift`` port it and are tested against its golden crops):
+
+1. Without a face box (no detector, or a detector that found nothing and the caller chose to go
+   on): the **largest centred square** of the upright photo. A non-square photo is cut, never
+   squashed; a square photo is used whole. The square's offset is ``(side_difference) // 2``.
+2. With a face box (a detector's output, in upright-image pixels): the square around the box,
+   grown by ``margin`` of its longer side on every side (:data:`DEFAULT_MARGIN`, 0.2, for a face
+   box), shifted (never squashed) to stay inside the photo, shrunk only when larger than the
+   photo's shorter side (:func:`square_crop_box`, Python's round-half-to-even).
+3. The square is resized to the model's input size with :func:`resize_pixels`.
+
+What a detector does when it finds nothing is the caller's choice, not the policy's: the Python
+SDK reports "no face" (``Embedder.embed_faces`` returns ``[]``), the demo apps fall back to rule 1
+and say so. A camera screen's on-screen guide is framing, not detection: the capture cut to the
+guide is the photo, and rule 1 leaves a square photo as it is.
 """
 
 from __future__ import annotations
@@ -13,7 +30,8 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Union
+from dataclasses import dataclass
+from typing import Optional, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -26,6 +44,8 @@ MAX_IMAGE_PIXELS = 100_000_000
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Transparent pixels are composited over white (product cut-outs are usually on white).
 ALPHA_BACKGROUND = (255, 255, 255)
+# Face box grown by this fraction of its longer side on every side: ears and chin carry identity.
+DEFAULT_MARGIN = 0.2
 
 ImageLike = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
 
@@ -121,11 +141,62 @@ def load_image(source: ImageLike) -> Image.Image:
         raise ImageError(f"{name}: corrupt or truncated image ({exc})") from None
 
 
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned pixel rectangle in the (EXIF-upright) image: left, top, width, height."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def as_crop(self) -> tuple[int, int, int, int]:
+        """PIL ``crop`` coordinates (left, upper, right, lower)."""
+        return (self.x, self.y, self.x + self.width, self.y + self.height)
+
+    def to_dict(self) -> dict:
+        return {"x": self.x, "y": self.y, "width": self.width, "height": self.height}
+
+
+def square_crop_box(face: Box, image_width: int, image_height: int, margin: float = DEFAULT_MARGIN) -> Box:
+    """The square around ``face``, grown by ``margin`` per side, kept inside the image (policy rule 2).
+
+    The square is shifted (never squashed) to stay inside; it shrinks only when it is
+    larger than the image's shorter side.
+    """
+    side = round(max(face.width, face.height) * (1 + 2 * margin))
+    side = max(1, min(side, image_width, image_height))
+    cx, cy = face.x + face.width / 2, face.y + face.height / 2
+    x = int(min(max(round(cx - side / 2), 0), image_width - side))
+    y = int(min(max(round(cy - side / 2), 0), image_height - side))
+    return Box(x, y, side, side)
+
+
+def crop_box(image_width: int, image_height: int, face: Optional[Box] = None,
+             margin: float = DEFAULT_MARGIN) -> Box:
+    """The square the model sees, by the crop policy: around ``face`` (rule 2), else the centred square (rule 1)."""
+    if image_width < 1 or image_height < 1:
+        raise ImageError(f"cannot crop a {image_width}x{image_height} image")
+    if face is not None:
+        return square_crop_box(face, image_width, image_height, margin)
+    side = min(image_width, image_height)
+    return Box((image_width - side) // 2, (image_height - side) // 2, side, side)
+
+
+def crop_square(img: Image.Image, face: Optional[Box] = None, margin: float = DEFAULT_MARGIN) -> Image.Image:
+    """``img`` cut to :func:`crop_box`; a square image without a face box is returned as is."""
+    box = crop_box(img.width, img.height, face, margin)
+    if (box.x, box.y, box.width, box.height) == (0, 0, img.width, img.height):
+        return img
+    return img.crop(box.as_crop())
+
+
 def resize_pixels(img: Image.Image, size: int) -> np.ndarray:
     """Resize to ``size`` x ``size`` with PIL's antialiased bilinear filter; return HxWx3 uint8.
 
     This is the reference the Kotlin and Swift ports reproduce (triangle filter whose
-    support grows with the downscale factor, horizontal pass first).
+    support grows with the downscale factor). A non-square ``img`` is squashed: callers
+    cut it first with :func:`crop_square` (the crop policy), as :func:`preprocess` does.
     """
     if img.size != (size, size):
         img = img.resize((size, size), Image.Resampling.BILINEAR)
@@ -133,5 +204,5 @@ def resize_pixels(img: Image.Image, size: int) -> np.ndarray:
 
 
 def preprocess(source: ImageLike, size: int) -> np.ndarray:
-    """Load one image and return the model input pixels: ``size`` x ``size`` x 3 uint8 RGB."""
-    return resize_pixels(load_image(source), size)
+    """Load one image and return the model input pixels (``size`` x ``size`` x 3 uint8 RGB) by the crop policy."""
+    return resize_pixels(crop_square(load_image(source)), size)

@@ -5,9 +5,17 @@
 - ``manifest.json`` plus the artifacts the demos run (``tflite-fp32``, ``tflite-int8``), copied in
   with paths relative to ``out_dir``; the other artifacts are dropped from the copy.
 - ``decoded/<id>.rgb``: each source image as PIL decodes it (EXIF applied), raw RGB uint8,
-  row-major, ``height * width * 3`` bytes; ``pixels/<id>.rgb``: after ``resize_pixels``, ``S*S*3`` bytes.
+  row-major, ``height * width * 3`` bytes; ``pixels/<id>.rgb``: the model input by the crop policy
+  without a face box (centred square, then ``resize_pixels``), ``S*S*3`` bytes.
 - ``golden.json``: image list, per-artifact embeddings, and a gallery (enrolled pets, queries with
   their expected pet or null, and the top-5 matches the Python ``Gallery`` returns).
+- ``crop_policy`` in ``golden.json`` and ``crops/<id>.rgb``: the crop policy with a face box, per image
+  (rule 2 of ``petface_edge.imaging``): the box, its margin, the square Python cuts and its resized
+  pixels; the ``tflite-fp32`` embeddings of those pixels; and a gallery enrolled from the boxed crops
+  with the top-5 matches of the boxed queries. The boxes are drawn at random around the face (fixed
+  seed): they stand in for a detector's output, since the policy, not a detector, is under test.
+- ``coreml/``: one CoreML package as exported here (``not verifiable here`` on Linux) with its manifest
+  entry, for the iOS core's directory sha256 and status label.
 
 Pets come from the held-out identities (test split first, then val, then train to fill).
 A few sources are re-encoded as PNG at odd non-square sizes, so the ports' resize is checked
@@ -25,7 +33,7 @@ from PIL import Image
 
 from petface_edge import Embedder, Gallery, load_image
 from petface_edge.data import load_splits
-from petface_edge.imaging import resize_pixels
+from petface_edge.imaging import DEFAULT_MARGIN, Box, crop_box, crop_square, resize_pixels
 from petface_edge.runtime.manifest import Manifest
 from tests.pipeline import Pipeline
 
@@ -41,6 +49,10 @@ UNENROLLED_PETS = 4
 TOP_K = 5
 # (image index within the golden set, width, height): upscaled, downscaled and mixed, all non-square.
 ODD_SIZES = {2: (97, 131), 11: (300, 180), 30: (61, 47), 41: (199, 113)}
+CROP_SEED = 18
+# iOS's Vision boxes the whole animal and grows it by this much; every fourth crop case uses it.
+ANIMAL_MARGIN = 0.05
+COREML_ARTIFACT = "coreml-w8"  # the smallest package
 
 
 def _identities(splits_path: Path) -> list[tuple[str, list[str]]]:
@@ -93,7 +105,7 @@ def write_golden(pipeline: Pipeline, out_dir: str | Path) -> Path:
             entry = {"id": image_id, "source": f"sources/{png.name}", "derived_from": rel}
             path = png
         decoded = load_image(path)
-        resized = resize_pixels(decoded, size)
+        resized = resize_pixels(crop_square(decoded), size)
         (out / "decoded" / f"{image_id}.rgb").write_bytes(np.asarray(decoded, dtype=np.uint8).tobytes())
         (out / "pixels" / f"{image_id}.rgb").write_bytes(resized.tobytes())
         images.append({**entry, "width": decoded.width, "height": decoded.height,
@@ -131,9 +143,65 @@ def write_golden(pipeline: Pipeline, out_dir: str | Path) -> Path:
                         for i, expected in queries],
         },
     }
+    golden["crop_policy"] = _crop_policy(out, images, embedder, enroll_plan, queries, threshold)
     _copy_manifest(manifest, out)
+    _copy_coreml(manifest, out / "coreml")
     (out / "golden.json").write_text(json.dumps(golden, indent=1) + "\n")
     return out
+
+
+def _face_box(rng: np.random.Generator, width: int, height: int) -> Box:
+    """A box of 40-85% of the shorter side near the centre, anywhere inside: some crops shift, some shrink."""
+    short = min(width, height)
+    bw = int(rng.integers(max(1, round(0.40 * short)), round(0.85 * short) + 1))
+    bh = int(min(height, max(1, round(bw * rng.uniform(0.8, 1.2)))))
+    return Box(int(rng.integers(0, width - bw + 1)), int(rng.integers(0, height - bh + 1)), bw, bh)
+
+
+def _crop_policy(out: Path, images: list[dict], embedder: Embedder, enroll_plan: list[tuple[str, list[int]]],
+                 queries: list[tuple[int, str | None]], threshold: float) -> dict:
+    """Rule 2 of the crop policy on every golden image, and a gallery enrolled and queried through it."""
+    (out / "crops").mkdir(exist_ok=True)
+    rng = np.random.default_rng(CROP_SEED)
+    size = embedder.image_size
+    cases, pixels = [], []
+    for index, img in enumerate(images):
+        decoded = Image.fromarray(np.fromfile(out / img["decoded"], np.uint8).reshape(img["height"], img["width"], 3))
+        face = _face_box(rng, decoded.width, decoded.height)
+        margin = ANIMAL_MARGIN if index % 4 == 3 else DEFAULT_MARGIN
+        square = crop_box(decoded.width, decoded.height, face, margin)
+        resized = resize_pixels(crop_square(decoded, face, margin), size)
+        (out / "crops" / f"{img['id']}.rgb").write_bytes(resized.tobytes())
+        cases.append({"image": img["id"], "box": face.to_dict(), "margin": margin, "crop": square.to_dict(),
+                      "pixels": f"crops/{img['id']}.rgb"})
+        pixels.append(resized)
+    vectors = embedder.embed_pixels(np.stack(pixels))
+    gallery = Gallery(embedder, search="exact")
+    for label, indices in enroll_plan:
+        gallery.enroll_embeddings(label, vectors[indices])
+    return {
+        "artifact": embedder.artifact.id,
+        "threshold": threshold,
+        "cases": cases,
+        "embeddings": {c["image"]: v.tolist() for c, v in zip(cases, vectors)},
+        "enrolled": [{"name": label, "images": [images[i]["id"] for i in indices]} for label, indices in enroll_plan],
+        "queries": [{"image": images[i]["id"], "expected": expected,
+                     "matches": [{"name": m.name, "score": m.score, "accepted": m.accepted}
+                                 for m in gallery.search(vectors[i], TOP_K, threshold)]}
+                    for i, expected in queries],
+    }
+
+
+def _copy_coreml(manifest: Manifest, out: Path) -> None:
+    """One exported CoreML package and a manifest reduced to it (what ``ios_demo/add_model.sh`` installs)."""
+    raw = json.loads((manifest.directory / "manifest.json").read_text())
+    entry = next((e for e in raw["artifacts"] if e["id"] == COREML_ARTIFACT), None)
+    if entry is None or not (manifest.directory / entry["path"]).is_dir():
+        raise ValueError(f"{manifest.directory}: no {COREML_ARTIFACT} package for the golden files")
+    shutil.rmtree(out, ignore_errors=True)
+    name = Path(entry["path"]).name
+    shutil.copytree(manifest.directory / entry["path"], out / name)
+    (out / "manifest.json").write_text(json.dumps({**raw, "artifacts": [{**entry, "path": name}]}, indent=2) + "\n")
 
 
 def _copy_manifest(manifest: Manifest, out: Path) -> None:

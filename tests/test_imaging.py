@@ -1,4 +1,4 @@
-"""Image loading and the shared resize: every input kind, every bad file, one clear error naming it."""
+"""Image loading, the crop policy and the shared resize: every input kind, every bad file, one clear error naming it."""
 
 import io
 import struct
@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from petface_edge.imaging import MAX_IMAGE_PIXELS, ImageError, load_image, preprocess, resize_pixels
+from petface_edge.imaging import (
+    MAX_IMAGE_PIXELS,
+    Box,
+    ImageError,
+    crop_box,
+    crop_square,
+    load_image,
+    preprocess,
+    resize_pixels,
+    square_crop_box,
+)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -125,3 +135,25 @@ def test_resize_is_pils_antialiased_bilinear(photo):
     same = photo.resize((32, 32))
     assert np.array_equal(resize_pixels(same, 32), np.asarray(same))  # already the right size: untouched
     assert preprocess(photo, 24).shape == (24, 24, 3)
+
+
+def test_crop_policy_cuts_a_non_square_photo_to_its_centred_square(photo):
+    assert crop_box(60, 40) == Box(10, 0, 40, 40)
+    assert crop_box(40, 61) == Box(0, 10, 40, 40)  # an odd difference: the extra row stays below
+    square = crop_square(photo)
+    assert square.size == (40, 40) and np.array_equal(np.asarray(square), np.asarray(photo)[:, 10:50])
+    # preprocess never squashes: it is the centred square, resized.
+    assert np.array_equal(preprocess(photo, 24), resize_pixels(square, 24))
+    assert not np.array_equal(preprocess(photo, 24), resize_pixels(photo, 24))
+    already = photo.crop((0, 0, 40, 40))
+    assert crop_square(already) is already
+
+
+def test_crop_policy_with_a_face_box_is_the_detection_square(photo):
+    face = Box(2, 5, 20, 10)
+    assert crop_box(60, 40, face) == square_crop_box(face, 60, 40) == Box(0, 0, 28, 28)
+    assert crop_box(60, 40, Box(30, 10, 10, 10), margin=0.05) == Box(30, 10, 11, 11)
+    cut = crop_square(photo, Box(40, 20, 30, 30))  # 42 px wanted, shrunk to the 40 px shorter side and shifted in
+    assert cut.size == (40, 40) and np.array_equal(np.asarray(cut), np.asarray(photo)[:, 20:60])
+    with pytest.raises(ImageError, match="0x5"):
+        crop_box(0, 5)

@@ -8,7 +8,7 @@ from PIL import Image
 
 from petface_edge import Embedder, Gallery, load_image
 from petface_edge.data import load_splits
-from petface_edge.imaging import resize_pixels
+from petface_edge.imaging import Box, crop_box, crop_square, resize_pixels
 from petface_edge.runtime.manifest import Manifest, artifact_digest
 
 
@@ -31,12 +31,12 @@ def test_schema_and_image_files(golden_dir, spec):
         decoded = (golden_dir / img["decoded"]).read_bytes()
         pixels = (golden_dir / img["pixels"]).read_bytes()
         assert len(decoded) == img["width"] * img["height"] * 3 and len(pixels) == size * size * 3
-        # decoded is what load_image gives for the source; pixels is resize_pixels of it.
+        # decoded is what load_image gives for the source; pixels is its centred square, resized (crop policy).
         source = golden_dir / img["source"] if img["source"].startswith("sources/") else None
         if source is not None:
             assert np.asarray(load_image(source)).tobytes() == decoded
         rgb = np.frombuffer(decoded, np.uint8).reshape(img["height"], img["width"], 3)
-        assert resize_pixels(Image.fromarray(rgb), size).tobytes() == pixels
+        assert resize_pixels(crop_square(Image.fromarray(rgb)), size).tobytes() == pixels
     shapes = {(i["width"], i["height"]) for i in images}
     assert any(w != h for w, h in shapes)  # non-square sources
     assert any(w > size and h > size for w, h in shapes) and any(w < size and h < size for w, h in shapes)
@@ -91,3 +91,60 @@ def test_gallery_results_follow_the_rules(golden_dir, spec):
             (m["name"], m["score"], m["accepted"]) for m in q["matches"]]
         keys = [(-m["score"], m["name"]) for m in q["matches"]]
         assert keys == sorted(keys)
+
+
+def _decoded(golden_dir, img) -> Image.Image:
+    return Image.fromarray(np.fromfile(golden_dir / img["decoded"], np.uint8).reshape(img["height"], img["width"], 3))
+
+
+def test_the_embedder_applies_the_crop_policy(golden_dir, spec):
+    """A non-square photo is embedded as its centred square (never squashed): the golden pixels' embedding."""
+    embedder = Embedder.open(golden_dir, backend="tflite-fp32")
+    odd = [i for i in spec["images"] if i["width"] != i["height"]]
+    got = embedder.embed([_decoded(golden_dir, i) for i in odd])
+    expected = np.array([spec["embeddings"]["tflite-fp32"][i["id"]] for i in odd], np.float32)
+    assert len(odd) == 4 and np.array_equal(got, expected)
+
+
+def test_crop_policy_cases_with_a_face_box(golden_dir, spec):
+    crops = spec["crop_policy"]
+    images = {i["id"]: i for i in spec["images"]}
+    assert [c["image"] for c in crops["cases"]] == list(images)
+    shifted = shrunk = 0
+    for case in crops["cases"]:
+        img, face = images[case["image"]], Box(**case["box"])
+        square = crop_box(img["width"], img["height"], face, case["margin"])
+        assert square.to_dict() == case["crop"] and square.width == square.height
+        assert 0 <= square.x <= img["width"] - square.width and 0 <= square.y <= img["height"] - square.height
+        pixels = resize_pixels(_decoded(golden_dir, img).crop(square.as_crop()), spec["image_size"])
+        assert pixels.tobytes() == (golden_dir / case["pixels"]).read_bytes()
+        shrunk += round(max(face.width, face.height) * (1 + 2 * case["margin"])) > min(img["width"], img["height"])
+        shifted += square.x != round(face.x + face.width / 2 - square.width / 2)
+    # The cases exercise every branch of rule 2, and both margins.
+    assert shifted >= 5 and shrunk >= 5 and {c["margin"] for c in crops["cases"]} == {0.2, 0.05}
+
+
+def test_crop_policy_gallery_follows_the_rules(golden_dir, spec):
+    crops = spec["crop_policy"]
+    embedder = Embedder.open(golden_dir, backend=crops["artifact"])
+    ids = [c["image"] for c in crops["cases"]]
+    pixels = np.stack([np.frombuffer((golden_dir / c["pixels"]).read_bytes(), np.uint8).reshape(112, 112, 3)
+                       for c in crops["cases"]])
+    vectors = dict(zip(ids, embedder.embed_pixels(pixels)))
+    assert all(np.array_equal(vectors[i], np.array(crops["embeddings"][i], np.float32)) for i in ids)
+    gallery = Gallery(embedder, search="exact")
+    for pet in crops["enrolled"]:
+        gallery.enroll_embeddings(pet["name"], np.stack([vectors[i] for i in pet["images"]]))
+    assert [q["image"] for q in crops["queries"]] == [q["image"] for q in spec["gallery"]["queries"]]
+    for q in crops["queries"]:
+        matches = gallery.search(vectors[q["image"]], 5, crops["threshold"])
+        assert [(m.name, m.score, m.accepted) for m in matches] == [
+            (m["name"], m["score"], m["accepted"]) for m in q["matches"]]
+
+
+def test_coreml_package_is_the_exported_one(golden, golden_dir):
+    copy = Manifest.load(golden_dir / "coreml")
+    [artifact] = copy.artifacts
+    assert artifact.format == "coreml" and (golden_dir / "coreml" / artifact.path).is_dir()
+    assert artifact_digest(copy.path_of(artifact)) == (artifact.bytes, artifact.sha256)
+    assert artifact.sha256 == Manifest.load(golden.export).artifact(artifact.id).sha256

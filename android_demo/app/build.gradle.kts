@@ -1,5 +1,6 @@
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurper
+import org.jetbrains.kotlin.gradle.dsl.JvmTarget
 
 plugins {
     alias(libs.plugins.android.application)
@@ -51,8 +52,12 @@ android {
     }
 }
 
+// No jvmToolchain: bytecode level 17 from whatever JDK 17+ runs Gradle (Android Studio's bundled
+// JBR 21 included), so a fresh install needs no toolchain download or resolver plugin.
 kotlin {
-    jvmToolchain(17)
+    compilerOptions {
+        jvmTarget.set(JvmTarget.JVM_17)
+    }
 }
 
 dependencies {

@@ -1,3 +1,5 @@
+import org.jetbrains.kotlin.gradle.dsl.JvmTarget
+
 // Pure Kotlin/JVM: no Android classes, so the same code is unit-tested on the JVM against the
 // real .tflite files (see ../run_core_tests.sh, which make test runs without Gradle).
 plugins {
@@ -5,8 +7,16 @@ plugins {
     `java-test-fixtures` // LiteRtRunner + golden-file loader, shared with the app module's JVM tests
 }
 
+// No jvmToolchain (see ../app/build.gradle.kts): level 17 from the JDK that runs Gradle.
+java {
+    sourceCompatibility = JavaVersion.VERSION_17
+    targetCompatibility = JavaVersion.VERSION_17
+}
+
 kotlin {
-    jvmToolchain(17)
+    compilerOptions {
+        jvmTarget.set(JvmTarget.JVM_17)
+    }
 }
 
 dependencies {

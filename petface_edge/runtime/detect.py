@@ -10,53 +10,21 @@ shorter image side is found reliably, profiles and heavy rotation are not.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 from PIL import Image
 
 from ..errors import PetfaceError
+# The crop geometry is the crop policy's (imaging.py, rule 2).
+from ..imaging import DEFAULT_MARGIN, Box, square_crop_box
 
 DETECTORS = ("cat",)
 CASCADE_FILE = "haarcascade_frontalcatface.xml"
-# Face box grown by this fraction of its side on every side: ears and chin carry identity.
-DEFAULT_MARGIN = 0.2
 
 
 class DetectionError(PetfaceError, ValueError):
     """A detector that cannot be used here (unknown kind, OpenCV missing or without cascades)."""
-
-
-@dataclass(frozen=True)
-class Box:
-    """An axis-aligned pixel rectangle in the (EXIF-upright) image: left, top, width, height."""
-
-    x: int
-    y: int
-    width: int
-    height: int
-
-    def as_crop(self) -> tuple[int, int, int, int]:
-        """PIL ``crop`` coordinates (left, upper, right, lower)."""
-        return (self.x, self.y, self.x + self.width, self.y + self.height)
-
-    def to_dict(self) -> dict:
-        return {"x": self.x, "y": self.y, "width": self.width, "height": self.height}
-
-
-def square_crop_box(face: Box, image_width: int, image_height: int, margin: float = DEFAULT_MARGIN) -> Box:
-    """The square around ``face``, grown by ``margin`` per side, kept inside the image.
-
-    The square is shifted (never squashed) to stay inside; it shrinks only when it is
-    larger than the image's shorter side.
-    """
-    side = round(max(face.width, face.height) * (1 + 2 * margin))
-    side = max(1, min(side, image_width, image_height))
-    cx, cy = face.x + face.width / 2, face.y + face.height / 2
-    x = int(min(max(round(cx - side / 2), 0), image_width - side))
-    y = int(min(max(round(cy - side / 2), 0), image_height - side))
-    return Box(x, y, side, side)
 
 
 class CatFaceDetector:

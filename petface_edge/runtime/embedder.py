@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InvalidArgumentError
-from ..imaging import ImageLike, load_image, resize_pixels
+from ..imaging import ImageLike, crop_square, load_image, resize_pixels
 from .artifacts import LoadedArtifact, ModelError, ModelRef, load_artifact
 from .backends import DEVICES
 from .closing import Closeable, RunGate
@@ -202,7 +202,9 @@ class Embedder(Closeable):
     def embed(self, images: Images) -> np.ndarray:
         """Embed one image or a batch: paths, bytes, PIL images or HxWx3 uint8 RGB arrays.
 
-        Returns (N, D) float32 unit vectors, N = 1 for a single image.
+        Each image is cut by the crop policy (its centred square: a non-square photo is never
+        squashed) and resized (``petface_edge.imaging``). Returns (N, D) float32 unit vectors,
+        N = 1 for a single image.
         """
         self._require_open()
         batch = _as_list(images)
@@ -255,7 +257,8 @@ class Embedder(Closeable):
         return f"Embedder({self.artifact.id!r}, path={str(self.model_path)!r}, runtime={self.runtime!r}{state})"
 
     def _pixels(self, img: Image.Image) -> np.ndarray:
-        return resize_pixels(img, self.image_size)
+        """The model input for an upright photo or face crop, by the crop policy (``petface_edge.imaging``)."""
+        return resize_pixels(crop_square(img), self.image_size)
 
     def _vector(self, x: Union[ImageLike, np.ndarray]) -> np.ndarray:
         if isinstance(x, np.ndarray) and x.ndim == 1:  # an embedding: re-normalize, check its length

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
-from ..imaging import resize_pixels
+from ..imaging import crop_square, resize_pixels
 
 REFERENCE_SIDE = 224.0
 
@@ -142,9 +142,11 @@ def augment(img: Image.Image, rng: np.random.Generator, cfg: AugmentConfig = Aug
 def train_pixels(img: Image.Image, size: int, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig()) -> np.ndarray:
     """Augment a decoded image and resize it like every other stage: (size, size, 3) uint8.
 
-    Photos far larger than the model input are first box-reduced to about twice its size
-    (an integer factor, cheap) so the augmentation does not work on megapixels.
+    The photo is first cut by the crop policy (its centred square, as at inference). Photos far
+    larger than the model input are then box-reduced to about twice its size (an integer factor,
+    cheap) so the augmentation does not work on megapixels.
     """
+    img = crop_square(img)
     factor = min(img.size) // (2 * size)
     if factor >= 2:
         img = img.reduce(factor)

@@ -29,8 +29,21 @@ struct GalleryView: View {
                             }
                     }
                 } footer: {
-                    Text("Model: \(store.modelSummary). Saved in \(store.galleryURL.lastPathComponent), "
-                         + "the same file format as the petface command line.")
+                    Text("Saved in \(store.galleryURL.lastPathComponent), the same file format as the petface command line.")
+                }
+                Section("Model") {
+                    Text(store.modelSummary)
+                    if let verification = store.verification {
+                        Label(verification.label, systemImage: verification == .verified ? "checkmark.seal" : "exclamationmark.triangle")
+                            .foregroundStyle(verification == .verified ? Color.secondary : Color.orange)
+                    }
+                    Picker("Compute units", selection: Binding(get: { store.computeUnits },
+                                                               set: { choice in Task { await store.setComputeUnits(choice) } })) {
+                        ForEach(ComputeUnitsChoice.allCases) { Text($0.label).tag($0) }
+                    }
+                    if let latency = store.latencyMillis {
+                        Text(String(format: "Last photo: %.0f ms (detection, crop, resize, prediction)", latency))
+                    }
                 }
             }
             .navigationTitle("Gallery")

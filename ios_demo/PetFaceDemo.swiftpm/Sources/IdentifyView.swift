@@ -4,13 +4,18 @@ import SwiftUI
 /// Take or pick a photo; see the enrolled pets it resembles most, best first, with the verdict.
 struct IdentifyView: View {
     @Environment(PetStore.self) private var store
-    @State private var result: (analysis: Analysis, matches: [Match])?
+    @State private var result: Identification?
     @State private var busy = false
     @State private var problem: String?
 
     var body: some View {
         NavigationStack {
             List {
+                if let verification = store.verification, verification != .verified {
+                    Section {
+                        Label(verification.label, systemImage: "exclamationmark.triangle").foregroundStyle(.orange)
+                    }
+                }
                 Section {
                     PhotoInput { photo in Task { await identify(photo) } }
                 } footer: {
@@ -24,7 +29,7 @@ struct IdentifyView: View {
                 }
                 if let result {
                     Section("What the model saw") {
-                        CropView(analysis: result.analysis)
+                        CropView(result: result)
                     }
                     Section {
                         if result.matches.isEmpty {
@@ -36,7 +41,7 @@ struct IdentifyView: View {
                     } header: {
                         Text("Best matches")
                     } footer: {
-                        Text(verdict(result.matches))
+                        Text(verdict(result.matches) + String(format: " Computed in %.0f ms.", result.millis))
                     }
                 }
             }
@@ -57,8 +62,7 @@ struct IdentifyView: View {
         problem = nil
         defer { busy = false }
         do {
-            let (analysis, matches) = try await store.identify(photo)
-            result = (analysis, matches)
+            result = try await store.identify(photo)
         } catch {
             result = nil
             problem = error.localizedDescription
@@ -80,20 +84,20 @@ struct MatchRow: View {
     }
 }
 
-/// The square the embedder received, and what Vision found.
+/// The square the embedder received (as a thumbnail made once), and what Vision found.
 struct CropView: View {
-    let analysis: Analysis
+    let result: Identification
 
     var body: some View {
         HStack(spacing: 12) {
-            if let image = analysis.crop.makeUIImage() {
+            if let image = result.thumbnail {
                 Image(uiImage: image).resizable().scaledToFit().frame(width: 96, height: 96)
                     .clipShape(RoundedRectangle(cornerRadius: 8))
             }
-            if let animal = analysis.animal {
+            if let animal = result.animal {
                 Text("Found a \(animal.species.rawValue) (\(Int((animal.confidence * 100).rounded())) %)")
             } else {
-                Text("No cat or dog found: the whole photo was used.")
+                Text(result.detection.explanation)
             }
         }
     }

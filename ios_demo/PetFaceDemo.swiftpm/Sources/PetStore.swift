@@ -1,3 +1,4 @@
+import CoreML
 import Foundation
 import Observation
 import PetFaceKit
@@ -5,10 +6,12 @@ import UIKit
 
 /// One photo after detection and embedding.
 struct Analysis: Sendable {
-    /// What the embedder saw: the square around the detected animal, or the whole photo.
-    let crop: RGBImage
+    /// What the embedder saw: the crop policy's square (around the animal, or centred) and why.
+    let crop: CropPolicy.Crop
     let animal: DetectedAnimal?
     let embedding: [Float]
+    /// Detection, crop, resize and CoreML prediction, in ms.
+    let millis: Double
 }
 
 /// The model and the detector, used off the main thread.
@@ -17,8 +20,50 @@ struct Engine: Sendable {
     let detector: AnimalDetector
 
     func analyze(_ photo: RGBImage) throws -> Analysis {
-        let (crop, animal) = try detector.crop(photo)
-        return Analysis(crop: crop, animal: animal, embedding: try embedder.embed(crop))
+        let start = DispatchTime.now().uptimeNanoseconds
+        let found = try detector.crop(photo)
+        let embedding = try embedder.embed(found.crop.image)
+        return Analysis(crop: found.crop, animal: found.animal, embedding: embedding,
+                        millis: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+}
+
+/// A photo picked for enrollment, as the enroll screen keeps it: a thumbnail made once, and the embedding.
+struct EnrollItem: Identifiable {
+    let id = UUID()
+    let thumbnail: UIImage?
+    let picked: PickedPhoto
+}
+
+/// An identification, as the identify screen keeps it: no full-size pixels.
+struct Identification {
+    let thumbnail: UIImage?
+    let animal: DetectedAnimal?
+    let detection: CropPolicy.Detection
+    let matches: [Match]
+    let millis: Double
+}
+
+/// Where CoreML may run the model (the settings in the Gallery tab).
+enum ComputeUnitsChoice: String, CaseIterable, Identifiable {
+    case all, cpuAndNeuralEngine, cpuAndGPU, cpuOnly
+
+    var id: String { rawValue }
+    var units: MLComputeUnits {
+        switch self {
+        case .all: return .all
+        case .cpuAndNeuralEngine: return .cpuAndNeuralEngine
+        case .cpuAndGPU: return .cpuAndGPU
+        case .cpuOnly: return .cpuOnly
+        }
+    }
+    var label: String {
+        switch self {
+        case .all: return "All (CoreML decides)"
+        case .cpuAndNeuralEngine: return "CPU and Neural Engine"
+        case .cpuAndGPU: return "CPU and GPU"
+        case .cpuOnly: return "CPU only"
+        }
     }
 }
 
@@ -42,31 +87,57 @@ final class PetStore {
     private(set) var status: Status = .loading
     private(set) var gallery: Gallery?
     private(set) var modelSummary = ""
+    /// The manifest's verdict on the running artifact: CoreML exported on Linux is not verified.
+    private(set) var verification: Verification?
+    /// The last photo's detection, crop, resize and prediction time.
+    private(set) var latencyMillis: Double?
+    private(set) var computeUnits: ComputeUnitsChoice
     private var engine: Engine?
     private var manifest: Manifest?
 
     let galleryURL = URL.applicationSupportDirectory.appending(path: "pets.gallery")
     private let thumbnailFolder = URL.applicationSupportDirectory.appending(path: "thumbnails", directoryHint: .isDirectory)
+    private static let computeUnitsKey = "computeUnits"
+
+    init() {
+        computeUnits = UserDefaults.standard.string(forKey: Self.computeUnitsKey).flatMap(ComputeUnitsChoice.init(rawValue:)) ?? .all
+    }
 
     func load() async {
         guard engine == nil else { return }
         do {
-            guard let folder = Bundle.module.url(forResource: "Model", withExtension: nil) else {
-                throw AppError("the app has no Model folder")
+            // Not Bundle.module: it stops the app when Xcode and Playgrounds put the resources elsewhere.
+            guard let folder = ModelLocator.folder(in: ModelLocator.bundleRoots()) else {
+                throw AppError("the app has no Model folder with a manifest.json")
             }
             let manifest = try Manifest.load(from: folder)
-            let embedder = try await CoreMLEmbedder(manifest: manifest)
+            // Checks the package's sha256 against the manifest (off the main actor: a nonisolated async init).
+            let embedder = try await CoreMLEmbedder(manifest: manifest, computeUnits: computeUnits.units)
             self.manifest = manifest
             engine = Engine(embedder: embedder, detector: AnimalDetector())
+            verification = embedder.artifact.verification
             let threshold = embedder.artifact.defaultThreshold.map { String(format: "%.3f", $0) } ?? "none"
             modelSummary = "\(embedder.artifact.id), \(embedder.input.size) px, \(embedder.output.dim)-d, "
-                + "threshold \(threshold), model \(manifest.fingerprint.prefix(12))"
+                + "threshold \(threshold), model \(manifest.fingerprint.prefix(12)), \(computeUnits.label)"
+        } catch let error as IntegrityError {
+            status = .failed("The model was refused: \(error.message)", galleryProblem: false)
+            return
         } catch {
             status = .failed("\(error.localizedDescription)\n\nAdd a model on your Mac with "
                              + "ios_demo/add_model.sh EXPORT_DIR, then build and run again.", galleryProblem: false)
             return
         }
         openGallery()
+    }
+
+    /// Reloads the model to run on `choice` (kept for the next launches); the gallery is unchanged.
+    func setComputeUnits(_ choice: ComputeUnitsChoice) async {
+        guard choice != computeUnits else { return }
+        computeUnits = choice
+        UserDefaults.standard.set(choice.rawValue, forKey: Self.computeUnitsKey)
+        engine = nil
+        status = .loading
+        await load()
     }
 
     /// Moves an unusable gallery file aside (never deletes it) and starts an empty one.
@@ -78,29 +149,39 @@ final class PetStore {
         openGallery()
     }
 
-    func analyze(_ photo: RGBImage) async throws -> Analysis {
+    /// Embeds a picked photo at once, off the main thread; only its thumbnail and embedding are kept.
+    func pick(_ photo: RGBImage) async throws -> EnrollItem {
         guard let engine else { throw AppError("the model is not loaded") }
-        return try await Task.detached(priority: .userInitiated) { try engine.analyze(photo) }.value
+        let picked = try await Task.detached(priority: .userInitiated) {
+            try PhotoIntake.pick(photo) { image in
+                let analysis = try engine.analyze(image)
+                return (analysis.crop, analysis.embedding)
+            }
+        }.value
+        latencyMillis = picked.millis
+        return EnrollItem(thumbnail: picked.thumbnail.makeUIImage(), picked: picked)
     }
 
-    /// Enrolls `photos` of one pet (a known name gets more templates); returns its template count.
-    func enroll(name: String, photos: [RGBImage]) async throws -> Int {
-        var analyses: [Analysis] = []
-        for photo in photos { analyses.append(try await analyze(photo)) }
+    /// Enrolls the picked photos of one pet (a known name gets more templates); returns its template count.
+    func enroll(name: String, items: [EnrollItem]) throws -> Int {
         var updated = try requireGallery()
-        let count = try updated.enroll(name, embeddings: analyses.map(\.embedding))
+        let count = try updated.enroll(name, embeddings: items.map(\.picked.embedding))
         try save(updated)
         let stored = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        if let first = analyses.first, !FileManager.default.fileExists(atPath: thumbnailURL(stored).path) {
+        if let first = items.first, !FileManager.default.fileExists(atPath: thumbnailURL(stored).path) {
             try? FileManager.default.createDirectory(at: thumbnailFolder, withIntermediateDirectories: true)
-            try? first.crop.makeUIImage()?.jpegData(compressionQuality: 0.8)?.write(to: thumbnailURL(stored))
+            try? first.thumbnail?.jpegData(compressionQuality: 0.8)?.write(to: thumbnailURL(stored))
         }
         return count
     }
 
-    func identify(_ photo: RGBImage) async throws -> (Analysis, [Match]) {
-        let analysis = try await analyze(photo)
-        return (analysis, try requireGallery().identify(analysis.embedding, topK: 5))
+    func identify(_ photo: RGBImage) async throws -> Identification {
+        guard let engine else { throw AppError("the model is not loaded") }
+        let analysis = try await Task.detached(priority: .userInitiated) { try engine.analyze(photo) }.value
+        latencyMillis = analysis.millis
+        let matches = try requireGallery().identify(analysis.embedding, topK: 5)
+        return Identification(thumbnail: PhotoIntake.thumbnail(of: analysis.crop.image).makeUIImage(), animal: analysis.animal,
+                              detection: analysis.crop.detection, matches: matches, millis: analysis.millis)
     }
 
     func remove(_ name: String) throws {

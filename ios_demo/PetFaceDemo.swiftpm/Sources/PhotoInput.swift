@@ -4,7 +4,8 @@ import SwiftUI
 import UIKit
 
 /// Two ways to get a photo: the camera, or the photo library. Either way the result is an upright
-/// `RGBImage` with the EXIF orientation applied, as the Python runtime loads files.
+/// `RGBImage` with the EXIF orientation applied, as the Python runtime loads files, decoded at most
+/// `PhotoIntake.maxDecodeSide` pixels on its longer side (a 48 MP photo would need ~0.5 GB at full size).
 struct PhotoInput: View {
     let onPhoto: (RGBImage) -> Void
     @State private var showCamera = false
@@ -21,7 +22,7 @@ struct PhotoInput: View {
         }
         .fullScreenCover(isPresented: $showCamera) {
             CameraPicker { image in
-                Task { await deliver { try RGBImage(uiImage: image) } }
+                Task { await deliver { try RGBImage(uiImage: image, maxPixelSize: PhotoIntake.maxDecodeSide) } }
             }
             .ignoresSafeArea()
         }
@@ -33,7 +34,7 @@ struct PhotoInput: View {
                     guard let data = try await picked.loadTransferable(type: Data.self) else {
                         throw AppError("the photo could not be loaded from the library")
                     }
-                    return try RGBImage(encoded: data)
+                    return try RGBImage(encoded: data, maxPixelSize: PhotoIntake.maxDecodeSide)
                 }
             }
         }
@@ -44,7 +45,7 @@ struct PhotoInput: View {
         }
     }
 
-    /// Decodes off the main thread (a 12 MP photo is ~50 MB of pixels), then hands the image over.
+    /// Decodes off the main thread, then hands the bounded image over.
     @MainActor
     private func deliver(_ decode: @escaping @Sendable () async throws -> RGBImage) async {
         do {

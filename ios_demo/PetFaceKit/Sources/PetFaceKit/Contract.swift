@@ -3,10 +3,11 @@ import Foundation
 /// Applying an artifact's input/output contract, as `petface_edge/runtime/contract.py` does:
 /// pixels to the input tensor (layout, dtype, int8 quantization), raw output to a unit vector.
 public enum Contract {
-    /// The model input pixels: `image` resized to the contract's square size with PIL's bilinear filter.
+    /// The model input pixels for an upright photo or crop: its centred square (`CropPolicy`, rule 1:
+    /// never squashed; a square crop is kept whole), resized to the contract's size with PIL's bilinear filter.
     public static func pixels(for image: RGBImage, contract: InputContract) throws -> RGBImage {
         try check(contract)
-        return PILResize.bilinear(image, width: contract.size, height: contract.size)
+        return PILResize.bilinear(try CropPolicy.crop(image), width: contract.size, height: contract.size)
     }
 
     /// `size` x `size` RGB pixels to the input tensor of one image (batch 1), in the contract's layout.

@@ -12,17 +12,25 @@ public struct DetectedAnimal: Equatable, Sendable {
     public let box: PixelRect
 }
 
-/// Finds cats and dogs with `VNRecognizeAnimalsRequest` and cuts out the square the embedder sees.
+/// Finds cats and dogs with `VNRecognizeAnimalsRequest` and cuts out the square the embedder sees,
+/// by the crop policy (`CropPolicy`).
 ///
 /// Vision boxes the whole animal, not its face (the Python runtime's OpenCV cascade boxes cat faces),
-/// so the crop uses a smaller margin; the embedder was trained on face crops, so photos framed on
-/// the face work best. A photo without a detection is embedded whole.
+/// so the box is grown by `CropPolicy.animalMargin` rather than the face margin; the embedder was
+/// trained on face crops, so photos framed on the face work best. A photo where Vision finds nothing,
+/// or where Vision fails, is embedded by its centred square, and the crop says which happened.
 public struct AnimalDetector: Sendable {
     public var minimumConfidence: Float
-    /// Margin around the animal box (fraction of its side, each side); see `CropGeometry`.
+    /// Margin around the animal box (fraction of its longer side, each side); see `CropPolicy`.
     public var margin: Double
 
-    public init(minimumConfidence: Float = 0.5, margin: Double = 0.05) {
+    /// The square the embedder sees, the animal Vision found (nil if none), and the detection outcome.
+    public struct Result: Sendable {
+        public let crop: CropPolicy.Crop
+        public let animal: DetectedAnimal?
+    }
+
+    public init(minimumConfidence: Float = 0.5, margin: Double = CropPolicy.animalMargin) {
         self.minimumConfidence = minimumConfidence
         self.margin = margin
     }
@@ -44,12 +52,14 @@ public struct AnimalDetector: Sendable {
         return found.sorted { $0.confidence > $1.confidence }
     }
 
-    /// The square crop around the most confident animal, or the whole image when none is found.
-    public func crop(_ image: RGBImage) throws -> (image: RGBImage, animal: DetectedAnimal?) {
-        guard let animal = try animals(in: image).first else { return (image, nil) }
-        let square = CropGeometry.squareCrop(around: animal.box, imageWidth: image.width, imageHeight: image.height,
-                                             margin: margin)
-        return (try image.cropped(to: square), animal)
+    /// The policy's square around the most confident animal; the centred square when Vision finds none or fails.
+    public func crop(_ image: RGBImage) throws -> Result {
+        var animal: DetectedAnimal?
+        let crop = try CropPolicy.crop(image, margin: margin) {
+            animal = try animals(in: image).first
+            return animal?.box
+        }
+        return Result(crop: crop, animal: animal)
     }
 }
 #endif

@@ -16,7 +16,9 @@ public final class CoreMLEmbedder: @unchecked Sendable {
     private let model: MLModel
 
     /// Opens `artifactID` (or the first usable CoreML artifact whose file is present) from `manifest`.
-    /// An `.mlpackage` is compiled once and the compiled model cached under Application Support.
+    /// The package's sha256 is checked against the manifest first (`IntegrityError` when it differs). An
+    /// `.mlpackage` is compiled once and the compiled model cached under Caches (rebuilt if purged).
+    /// `computeUnits`: where CoreML may run it (all, CPU and Neural Engine, CPU and GPU, CPU only).
     public init(manifest: Manifest, artifactID: String? = nil, computeUnits: MLComputeUnits = .all) async throws {
         let artifact: Artifact
         if let id = artifactID {
@@ -38,6 +40,7 @@ public final class CoreMLEmbedder: @unchecked Sendable {
             throw ContractError("\(artifact.id): expected an NCHW float input, the manifest says \(input.layout.rawValue) "
                                 + "\(input.dtype.rawValue)")
         }
+        try ArtifactIntegrity.verify(artifact, in: manifest)
         let configuration = MLModelConfiguration()
         configuration.computeUnits = computeUnits
         let model = try MLModel(contentsOf: try await CoreMLEmbedder.compiled(manifest.url(of: artifact), artifact: artifact),
@@ -81,10 +84,11 @@ public final class CoreMLEmbedder: @unchecked Sendable {
     }
 
     /// The compiled model for `url`: as is when already `.mlmodelc`, else compiled once and cached,
-    /// keyed by the artifact's sha256 so a new export is recompiled.
+    /// keyed by the artifact's sha256 so a new export is recompiled. Caches, not Application Support:
+    /// it can be rebuilt, so it is neither backed up nor kept when the system needs room.
     private static func compiled(_ url: URL, artifact: Artifact) async throws -> URL {
         if url.pathExtension == "mlmodelc" { return url }
-        let cache = try FileManager.default.url(for: .applicationSupportDirectory, in: .userDomainMask,
+        let cache = try FileManager.default.url(for: .cachesDirectory, in: .userDomainMask,
                                                 appropriateFor: nil, create: true)
             .appendingPathComponent("PetFaceKit", isDirectory: true)
         let key = artifact.sha256.isEmpty ? artifact.id : String(artifact.sha256.prefix(16))

@@ -18,6 +18,33 @@ extension RGBImage {
         self = try RGBImage(cgImage: image).applyingEXIFOrientation((1...8).contains(orientation) ? orientation : 1)
     }
 
+    /// Decodes an encoded photo upright at most `maxPixelSize` on its longer side, so a 48 MP photo never
+    /// exists at full size in memory (`PhotoIntake`). A photo within the bound is decoded exactly as
+    /// `init(encoded:)` does; a larger one through ImageIO's thumbnail decoder (which subsamples while
+    /// decoding and applies the EXIF orientation), so its pixels are a downscale, not PIL's decode.
+    public init(encoded data: Data, maxPixelSize: Int) throws {
+        guard let source = CGImageSourceCreateWithData(data as CFData, nil) else {
+            throw ImageError("not a readable image (\(data.count) bytes)")
+        }
+        let properties = CGImageSourceCopyPropertiesAtIndex(source, 0, nil) as? [CFString: Any]
+        let width = (properties?[kCGImagePropertyPixelWidth] as? NSNumber)?.intValue ?? 0
+        let height = (properties?[kCGImagePropertyPixelHeight] as? NSNumber)?.intValue ?? 0
+        if width > 0, height > 0, max(width, height) <= maxPixelSize {
+            self = try RGBImage(encoded: data)
+            return
+        }
+        let options: [CFString: Any] = [
+            kCGImageSourceCreateThumbnailFromImageAlways: true,
+            kCGImageSourceCreateThumbnailWithTransform: true,
+            kCGImageSourceThumbnailMaxPixelSize: maxPixelSize,
+            kCGImageSourceShouldCacheImmediately: true,
+        ]
+        guard let image = CGImageSourceCreateThumbnailAtIndex(source, 0, options as CFDictionary) else {
+            throw ImageError("cannot decode the photo at \(maxPixelSize) px (\(data.count) bytes)")
+        }
+        self = try RGBImage(cgImage: image)
+    }
+
     /// The pixels of `cgImage` as stored (no orientation applied); transparent areas over white,
     /// like `load_image`. Drawn in the image's own RGB colour space so values are not colour-managed:
     /// PIL ignores ICC profiles, so a Display P3 photo must keep its numbers, not be converted to sRGB.

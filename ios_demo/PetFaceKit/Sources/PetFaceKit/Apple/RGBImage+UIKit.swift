@@ -9,6 +9,27 @@ extension RGBImage {
         self = try RGBImage(cgImage: cgImage).applyingEXIFOrientation(uiImage.imageOrientation.exifOrientation)
     }
 
+    /// An upright RGB image from a `UIImage` scaled down to at most `maxPixelSize` on its longer side
+    /// (a camera still is 12 to 48 MP): drawn once at the bounded size, orientation applied by the drawing.
+    public init(uiImage: UIImage, maxPixelSize: Int) throws {
+        let pixelWidth = uiImage.size.width * uiImage.scale, pixelHeight = uiImage.size.height * uiImage.scale
+        let long = max(pixelWidth, pixelHeight)
+        guard long > CGFloat(maxPixelSize) else {
+            self = try RGBImage(uiImage: uiImage)
+            return
+        }
+        let factor = CGFloat(maxPixelSize) / long
+        let size = CGSize(width: max(1, (pixelWidth * factor).rounded()), height: max(1, (pixelHeight * factor).rounded()))
+        let format = UIGraphicsImageRendererFormat()
+        format.scale = 1
+        format.opaque = true
+        format.preferredRange = .standard
+        let drawn = UIGraphicsImageRenderer(size: size, format: format).image { _ in
+            uiImage.draw(in: CGRect(origin: .zero, size: size))
+        }
+        self = try RGBImage(uiImage: drawn)
+    }
+
     /// These pixels as a `UIImage`, for display.
     public func makeUIImage() -> UIImage? {
         makeCGImage().map { UIImage(cgImage: $0) }

@@ -1,7 +1,9 @@
 package dev.petface.demo
 
 import android.content.Context
+import dev.petface.core.Artifact
 import dev.petface.core.Manifest
+import dev.petface.core.ModelIntegrity
 import java.io.FileInputStream
 import java.io.FileNotFoundException
 import java.nio.MappedByteBuffer
@@ -25,8 +27,16 @@ class ModelAssets(private val context: Context) {
 
     fun exists(path: String): Boolean = context.assets.list(dir)?.contains(path) == true
 
-    /** Memory-maps a model file (stored uncompressed: noCompress "tflite" in app/build.gradle.kts). */
-    fun map(path: String): MappedByteBuffer = context.assets.openFd("$dir/$path").use { fd ->
-        FileInputStream(fd.fileDescriptor).channel.use { it.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength) }
+    /**
+     * Memory-maps [artifact]'s file (stored uncompressed: noCompress "tflite" in app/build.gradle.kts)
+     * after checking its sha256 against the manifest: a changed or swapped file is refused
+     * ([dev.petface.core.ModelIntegrityException]) rather than run under the wrong contract.
+     */
+    fun map(artifact: Artifact): MappedByteBuffer {
+        val mapped = context.assets.openFd("$dir/${artifact.path}").use { fd ->
+            FileInputStream(fd.fileDescriptor).channel.use { it.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength) }
+        }
+        ModelIntegrity.verify(artifact, mapped, "assets/$dir/${artifact.path}")
+        return mapped
     }
 }

@@ -16,7 +16,7 @@ interface TensorRunner : AutoCloseable {
 }
 
 /**
- * Pixels in, unit embeddings out, for one manifest artifact: PIL-exact resize, the input
+ * Pixels in, unit embeddings out, for one manifest artifact: the crop policy, PIL-exact resize, the input
  * contract, the runner, the output contract. Images go through one at a time when the
  * artifact has a fixed batch of 1 (every TFLite export does).
  */
@@ -30,11 +30,16 @@ class PetEmbedder(val artifact: Artifact, private val runner: TensorRunner) : Au
         }
     }
 
-    /** The model input pixels for [image]: a PIL-bilinear resize to the contract's square size. */
-    fun preprocess(image: RgbImage): RgbImage = PilResize.resizeSquare(image, artifact.input.size)
+    /**
+     * The model input pixels for an upright [image]: cut by the [CropPolicy] (its centred square, or
+     * the square around a [face] box), then a PIL-bilinear resize to the contract's square size.
+     */
+    fun preprocess(image: RgbImage, face: Box? = null, margin: Double = CropPolicy.FACE_MARGIN): RgbImage =
+        PilResize.resizeSquare(CropPolicy.crop(image, face, margin), artifact.input.size)
 
-    /** The L2-normalized embedding of one image (any size; it is resized here). */
-    fun embed(image: RgbImage): FloatArray = embedPixels(preprocess(image))
+    /** The L2-normalized embedding of one upright image (any size; cropped and resized here). */
+    fun embed(image: RgbImage, face: Box? = null, margin: Double = CropPolicy.FACE_MARGIN): FloatArray =
+        embedPixels(preprocess(image, face, margin))
 
     /** The embedding of pixels already resized to the contract's size. */
     fun embedPixels(pixels: RgbImage): FloatArray {
@@ -44,7 +49,7 @@ class PetEmbedder(val artifact: Artifact, private val runner: TensorRunner) : Au
         return TensorCodec.decode(output, artifact.output, 1)[0]
     }
 
-    fun embedAll(images: List<RgbImage>): List<FloatArray> = images.map(::embed)
+    fun embedAll(images: List<RgbImage>): List<FloatArray> = images.map { embed(it) }
 
     override fun close() = runner.close()
 }

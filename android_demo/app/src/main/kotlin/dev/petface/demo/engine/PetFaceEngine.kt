@@ -12,6 +12,9 @@ import java.io.File
 
 data class PetSummary(val name: String, val photos: Int)
 
+/** One photo's embedding and the time the model took to compute it (crop, resize and inference). */
+class Embedded(val embedding: FloatArray, val millis: Double)
+
 data class Identification(val matches: List<Match>, val threshold: Double, val embedMillis: Double) {
     /** The accepted best match, or null for "not an enrolled pet". */
     val best: Match? get() = matches.firstOrNull()?.takeIf { it.accepted }
@@ -37,6 +40,9 @@ class PetFaceEngine(
     val threshold: Double = artifact.defaultThreshold
     val runnerDescription: String get() = embedder.runnerDescription
 
+    /** What the manifest says about the running artifact, in words for the UI. */
+    val verification: String = verificationLabel(artifact.status)
+
     /** Set when an old gallery could not be used; shown once to the user. */
     var notice: String? = null
         private set
@@ -58,20 +64,28 @@ class PetFaceEngine(
 
     fun pets(): List<PetSummary> = gallery.names().map { PetSummary(it, gallery.templateCount(it)) }
 
+    /** The embedding of an upright [photo], by the crop policy (its centred square), timed. */
+    fun embed(photo: RgbImage): Embedded {
+        val start = System.nanoTime()
+        val vector = embedder.embed(photo)
+        return Embedded(vector, (System.nanoTime() - start) / 1e6)
+    }
+
     /** Adds [photos] of one pet under [name] (several angles and lightings help); returns its photo count. */
-    fun enroll(name: String, photos: List<RgbImage>): Int {
-        require(photos.isNotEmpty()) { "take at least one photo of $name" }
-        val count = gallery.enroll(name, photos.map(embedder::embed))
+    fun enroll(name: String, photos: List<RgbImage>): Int = enrollEmbeddings(name, photos.map { embed(it).embedding })
+
+    /** Adds embeddings made by [embed] as [name]'s photos (the app embeds each photo when it is taken). */
+    fun enrollEmbeddings(name: String, embeddings: List<FloatArray>): Int {
+        require(embeddings.isNotEmpty()) { "take at least one photo of $name" }
+        val count = gallery.enroll(name, embeddings)
         save()
         return count
     }
 
     /** The [topK] enrolled pets most like the face in [photo], best first, with the embedding time. */
     fun identify(photo: RgbImage, topK: Int = 5): Identification {
-        val start = System.nanoTime()
-        val query = embedder.embed(photo)
-        val millis = (System.nanoTime() - start) / 1e6
-        return Identification(gallery.identify(query, threshold, topK), threshold, millis)
+        val query = embed(photo)
+        return Identification(gallery.identify(query.embedding, threshold, topK), threshold, query.millis)
     }
 
     fun remove(name: String) {
@@ -88,3 +102,8 @@ class PetFaceEngine(
 
     override fun close() = embedder.close()
 }
+
+/** A manifest status in words: "passed" is the only one the app ships (see [ArtifactChoice]). */
+fun verificationLabel(status: String): String =
+    if (status == "passed") "verified against PyTorch (parity passed)" else "not verified: $status"
+

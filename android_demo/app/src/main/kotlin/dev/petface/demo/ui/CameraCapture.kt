@@ -4,7 +4,9 @@ import android.Manifest
 import android.content.pm.PackageManager
 import android.graphics.Bitmap
 import android.util.Log
+import android.util.Rational
 import android.util.Size
+import android.view.Surface
 import androidx.activity.compose.rememberLauncherForActivityResult
 import androidx.activity.result.contract.ActivityResultContracts
 import androidx.camera.core.CameraSelector
@@ -12,6 +14,8 @@ import androidx.camera.core.ImageCapture
 import androidx.camera.core.ImageCaptureException
 import androidx.camera.core.ImageProxy
 import androidx.camera.core.Preview
+import androidx.camera.core.UseCaseGroup
+import androidx.camera.core.ViewPort
 import androidx.camera.core.resolutionselector.ResolutionSelector
 import androidx.camera.core.resolutionselector.ResolutionStrategy
 import androidx.camera.lifecycle.ProcessCameraProvider
@@ -26,7 +30,6 @@ import androidx.compose.runtime.Composable
 import androidx.compose.runtime.DisposableEffect
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
-import androidx.compose.runtime.mutableFloatStateOf
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
 import androidx.compose.runtime.setValue
@@ -36,21 +39,24 @@ import androidx.compose.ui.geometry.Offset
 import androidx.compose.ui.geometry.Size as GeometrySize
 import androidx.compose.ui.graphics.Color
 import androidx.compose.ui.graphics.drawscope.Stroke
-import androidx.compose.ui.layout.onSizeChanged
 import androidx.compose.ui.platform.LocalContext
 import androidx.compose.ui.unit.dp
 import androidx.compose.ui.viewinterop.AndroidView
 import androidx.core.content.ContextCompat
+import androidx.core.view.doOnLayout
 import androidx.lifecycle.compose.LocalLifecycleOwner
 import dev.petface.demo.Photos
 import dev.petface.demo.engine.FaceCrop
+import java.util.concurrent.Executors
 
 /**
- * CameraX preview and still capture with a square face guide. [onPhoto] receives the capture
- * rotated upright and cut to the guide ([Photos.fromCapture], [FaceCrop.guideSquare]).
+ * CameraX preview and still capture with a square face guide. Preview and capture are bound with
+ * one [ViewPort] (the PreviewView's), so the capture's crop rect is the field the preview shows.
+ * The capture is decoded, rotated and cut to the guide ([Photos.fromCapture]) on a background
+ * executor; [onPhoto] receives it on the main thread, [onError] any failure.
  */
 @Composable
-fun CameraCapture(label: String, enabled: Boolean, onPhoto: (Bitmap) -> Unit, modifier: Modifier = Modifier) {
+fun CameraCapture(label: String, enabled: Boolean, onPhoto: (Bitmap) -> Unit, onError: (String) -> Unit, modifier: Modifier = Modifier) {
     val context = LocalContext.current
     var granted by remember {
         mutableStateOf(ContextCompat.checkSelfPermission(context, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED)
@@ -77,20 +83,32 @@ fun CameraCapture(label: String, enabled: Boolean, onPhoto: (Bitmap) -> Unit, mo
             )
             .build()
     }
-    var viewAspect by remember { mutableFloatStateOf(3f / 4f) }
+    // Decoding a JPEG and cutting it takes tens of ms: never on the main thread.
+    val decoder = remember { Executors.newSingleThreadExecutor() }
+    val main = remember { ContextCompat.getMainExecutor(context) }
 
     DisposableEffect(lifecycleOwner) {
         val future = ProcessCameraProvider.getInstance(context)
         future.addListener({
             val provider = future.get()
-            val preview = Preview.Builder().build().also { it.setSurfaceProvider(previewView.surfaceProvider) }
-            provider.unbindAll()
-            provider.bindToLifecycle(lifecycleOwner, CameraSelector.DEFAULT_BACK_CAMERA, preview, imageCapture)
-        }, ContextCompat.getMainExecutor(context))
-        onDispose { if (future.isDone) future.get().unbindAll() }
+            // The ViewPort exists once the PreviewView has a size and a display.
+            previewView.doOnLayout { view ->
+                val viewPort = previewView.viewPort
+                    ?: ViewPort.Builder(Rational(view.width.coerceAtLeast(1), view.height.coerceAtLeast(1)),
+                        view.display?.rotation ?: Surface.ROTATION_0).build()
+                val preview = Preview.Builder().build().also { it.setSurfaceProvider(previewView.surfaceProvider) }
+                val group = UseCaseGroup.Builder().setViewPort(viewPort).addUseCase(preview).addUseCase(imageCapture).build()
+                provider.unbindAll()
+                provider.bindToLifecycle(lifecycleOwner, CameraSelector.DEFAULT_BACK_CAMERA, group)
+            }
+        }, main)
+        onDispose {
+            if (future.isDone) future.get().unbindAll()
+        }
     }
+    DisposableEffect(Unit) { onDispose { decoder.shutdown() } }
 
-    Box(modifier.onSizeChanged { if (it.height > 0) viewAspect = it.width.toFloat() / it.height }) {
+    Box(modifier) {
         AndroidView({ previewView }, Modifier.fillMaxSize())
         Canvas(Modifier.fillMaxSize()) {
             val side = minOf(size.width, size.height) * FaceCrop.GUIDE_FRACTION
@@ -103,14 +121,20 @@ fun CameraCapture(label: String, enabled: Boolean, onPhoto: (Bitmap) -> Unit, mo
         }
         Button(
             onClick = {
-                imageCapture.takePicture(ContextCompat.getMainExecutor(context), object : ImageCapture.OnImageCapturedCallback() {
+                imageCapture.takePicture(decoder, object : ImageCapture.OnImageCapturedCallback() {
                     override fun onCaptureSuccess(image: ImageProxy) {
-                        val photo = image.use { Photos.fromCapture(it, viewAspect) }
-                        onPhoto(photo)
+                        try {
+                            val photo = image.use { Photos.fromCapture(it) }
+                            main.execute { onPhoto(photo) }
+                        } catch (e: Exception) {
+                            Log.w("PetFace", "cannot decode the capture", e)
+                            main.execute { onError("Cannot use the photo: ${e.message}") }
+                        }
                     }
 
                     override fun onError(exception: ImageCaptureException) {
                         Log.w("PetFace", "capture failed", exception)
+                        main.execute { onError("Capture failed: ${exception.message}") }
                     }
                 })
             },

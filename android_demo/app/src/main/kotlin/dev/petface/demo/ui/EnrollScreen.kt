@@ -11,44 +11,48 @@ import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.layout.padding
 import androidx.compose.foundation.layout.size
 import androidx.compose.foundation.lazy.LazyRow
-import androidx.compose.foundation.lazy.itemsIndexed
+import androidx.compose.foundation.lazy.items
 import androidx.compose.material3.Button
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.OutlinedTextField
 import androidx.compose.material3.Text
 import androidx.compose.runtime.Composable
-import androidx.compose.runtime.getValue
-import androidx.compose.runtime.mutableStateListOf
-import androidx.compose.runtime.mutableStateOf
-import androidx.compose.runtime.remember
-import androidx.compose.runtime.saveable.rememberSaveable
-import androidx.compose.runtime.setValue
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.graphics.asImageBitmap
 import androidx.compose.ui.unit.dp
 import dev.petface.demo.UiState
 
-/** A name and several photos of one pet (different angles and light make a better gallery entry). */
+/**
+ * A name and several photos of one pet (different angles and light make a better gallery entry).
+ * The draft lives in the ViewModel ([UiState.draftName], [UiState.draft]): each photo is embedded
+ * when taken and only its thumbnail is kept, so a rotation or a resize on a large screen loses nothing.
+ */
 @Composable
-fun EnrollScreen(state: UiState, onSave: (String, List<Bitmap>) -> Unit) {
-    var name by rememberSaveable { mutableStateOf("") }
-    val photos = remember { mutableStateListOf<Bitmap>() }
+fun EnrollScreen(
+    state: UiState,
+    onName: (String) -> Unit,
+    onPhotos: (List<Bitmap>) -> Unit,
+    onDrop: (Long) -> Unit,
+    onSave: () -> Unit,
+    onError: (String) -> Unit,
+) {
     Column(Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
-        OutlinedTextField(name, { name = it }, label = { Text("Pet name") }, singleLine = true, modifier = Modifier.fillMaxWidth())
-        CameraCapture("Take photo", enabled = !state.busy, onPhoto = { photos.add(it) },
+        OutlinedTextField(state.draftName, onName, label = { Text("Pet name") }, singleLine = true, modifier = Modifier.fillMaxWidth())
+        CameraCapture("Take photo", enabled = !state.busy, onPhoto = { onPhotos(listOf(it)) }, onError = onError,
             modifier = Modifier.fillMaxWidth().aspectRatio(3f / 4f))
-        Text("${photos.size} photos; 3 to 5 from different angles work best (tap one to drop it)",
+        Text("${state.draft.size} photos; 3 to 5 from different angles work best (tap one to drop it)" +
+            (state.latencyMillis?.let { ", last embedded in ${"%.1f".format(it)} ms" } ?: ""),
             style = MaterialTheme.typography.bodySmall)
         LazyRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
-            itemsIndexed(photos) { index, photo ->
-                Button(onClick = { photos.removeAt(index) }, contentPadding = PaddingValues(0.dp)) {
-                    Image(photo.asImageBitmap(), contentDescription = "photo ${index + 1}", modifier = Modifier.size(64.dp))
+            items(state.draft, key = { it.id }) { photo ->
+                Button(onClick = { onDrop(photo.id) }, contentPadding = PaddingValues(0.dp)) {
+                    Image(photo.thumbnail.asImageBitmap(), contentDescription = "photo ${photo.id}", modifier = Modifier.size(64.dp))
                 }
             }
         }
         Row(horizontalArrangement = Arrangement.spacedBy(12.dp)) {
-            PickPhotosButton("From photos", enabled = !state.busy, multiple = true) { photos.addAll(it) }
-            Button(onClick = { onSave(name, photos.toList()) }, enabled = !state.busy && name.isNotBlank() && photos.isNotEmpty()) {
+            PickPhotosButton("From photos", enabled = !state.busy, multiple = true, onPhotos = onPhotos, onError = onError)
+            Button(onClick = onSave, enabled = !state.busy && state.draftName.isNotBlank() && state.draft.isNotEmpty()) {
                 Text("Enroll")
             }
         }

@@ -25,23 +25,31 @@ import androidx.compose.ui.unit.dp
 import dev.petface.demo.UiState
 import dev.petface.demo.engine.PetSummary
 
-/** The model in use, the enrolled pets (rename, remove), and the two actions. */
+/** The model in use (artifact, verification, where it runs, latency), the enrolled pets (rename, remove), and the actions. */
 @Composable
 fun HomeScreen(
     state: UiState,
     onEnroll: () -> Unit,
     onIdentify: () -> Unit,
+    onSettings: () -> Unit,
     onRemove: (String) -> Unit,
     onRename: (String, String) -> Unit,
 ) {
     var editing by remember { mutableStateOf<PetSummary?>(null) }
     Column(Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
         Card(Modifier.fillMaxWidth()) {
-            Text(state.modelInfo.ifEmpty { "No model loaded" }, Modifier.padding(12.dp), style = MaterialTheme.typography.bodySmall)
+            Column(Modifier.padding(12.dp), verticalArrangement = Arrangement.spacedBy(4.dp)) {
+                Text(state.modelInfo.ifEmpty { "No model loaded" }, style = MaterialTheme.typography.bodyMedium)
+                if (state.verification.isNotEmpty()) Text(state.verification, style = MaterialTheme.typography.bodySmall)
+                if (state.runner.isNotEmpty()) Text("Runs on ${state.runner}", style = MaterialTheme.typography.bodySmall)
+                state.fallback?.let { Text(it, style = MaterialTheme.typography.bodySmall, color = MaterialTheme.colorScheme.error) }
+                state.latencyMillis?.let { Text("Last embedding: ${"%.1f".format(it)} ms", style = MaterialTheme.typography.bodySmall) }
+            }
         }
         Row(horizontalArrangement = Arrangement.spacedBy(12.dp)) {
             Button(onClick = onEnroll, enabled = state.ready) { Text("Enroll a pet") }
             Button(onClick = onIdentify, enabled = state.ready && state.pets.isNotEmpty()) { Text("Identify") }
+            TextButton(onClick = onSettings, enabled = !state.loading) { Text("Settings") }
         }
         Text("${state.pets.size} enrolled", style = MaterialTheme.typography.titleMedium)
         LazyColumn {

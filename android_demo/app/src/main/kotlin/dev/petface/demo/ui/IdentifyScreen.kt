@@ -16,17 +16,19 @@ import dev.petface.demo.UiState
 
 /** Capture or pick a photo; show the best matches with their cosine scores against the model's threshold. */
 @Composable
-fun IdentifyScreen(state: UiState, onPhoto: (Bitmap) -> Unit) {
+fun IdentifyScreen(state: UiState, onPhoto: (Bitmap) -> Unit, onError: (String) -> Unit) {
     Column(Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(12.dp)) {
-        CameraCapture("Identify", enabled = !state.busy, onPhoto = onPhoto, modifier = Modifier.fillMaxWidth().aspectRatio(3f / 4f))
-        PickPhotosButton("From photos", enabled = !state.busy, multiple = false) { it.firstOrNull()?.let(onPhoto) }
+        CameraCapture("Identify", enabled = !state.busy, onPhoto = onPhoto, onError = onError,
+            modifier = Modifier.fillMaxWidth().aspectRatio(3f / 4f))
+        PickPhotosButton("From photos", enabled = !state.busy, multiple = false, onPhotos = { it.firstOrNull()?.let(onPhoto) },
+            onError = onError)
         val result = state.result ?: return@Column
         val best = result.best
         Text(
             if (best != null) "This is ${best.name}" else "Not an enrolled pet",
             style = MaterialTheme.typography.headlineSmall,
         )
-        Text("threshold ${"%.3f".format(result.threshold)}, embedded in ${"%.1f".format(result.embedMillis)} ms",
+        Text("threshold ${"%.3f".format(result.threshold)}, embedded in ${"%.1f".format(result.embedMillis)} ms on ${state.runner}",
             style = MaterialTheme.typography.bodySmall)
         for (m in result.matches) {
             ListItem(

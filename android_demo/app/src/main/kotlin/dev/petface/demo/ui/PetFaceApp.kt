@@ -32,6 +32,7 @@ enum class Screen(val title: String) { Home("PetFace"), Enroll("Enroll a pet"), 
 fun PetFaceApp(vm: PetFaceViewModel = viewModel()) {
     val state by vm.state.collectAsStateWithLifecycle()
     var screen by rememberSaveable { mutableStateOf(Screen.Home) }
+    var settings by rememberSaveable { mutableStateOf(false) }
     val snackbar = remember { SnackbarHostState() }
 
     LaunchedEffect(state.message) {
@@ -53,12 +54,13 @@ fun PetFaceApp(vm: PetFaceViewModel = viewModel()) {
             when {
                 state.loading -> CircularProgressIndicator(Modifier.align(Alignment.Center))
                 screen == Screen.Home -> HomeScreen(state, onEnroll = { screen = Screen.Enroll },
-                    onIdentify = { screen = Screen.Identify }, onRemove = vm::remove, onRename = vm::rename)
-                screen == Screen.Enroll -> EnrollScreen(state, onSave = { name, photos ->
-                    vm.enroll(name, photos) { screen = Screen.Home }
-                })
-                else -> IdentifyScreen(state, onPhoto = vm::identify)
+                    onIdentify = { screen = Screen.Identify }, onSettings = { settings = true },
+                    onRemove = vm::remove, onRename = vm::rename)
+                screen == Screen.Enroll -> EnrollScreen(state, onName = vm::setDraftName, onPhotos = vm::addDraftPhotos,
+                    onDrop = vm::removeDraftPhoto, onSave = { vm.enrollDraft { screen = Screen.Home } }, onError = vm::showMessage)
+                else -> IdentifyScreen(state, onPhoto = vm::identify, onError = vm::showMessage)
             }
         }
     }
+    if (settings) SettingsSheet(state, onApply = vm::applySettings, onDismiss = { settings = false })
 }

@@ -15,14 +15,25 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 
-/** A button opening the system photo picker (no storage permission needed); photos come back face-cropped. */
+/**
+ * A button opening the system photo picker (no storage permission needed). Photos are decoded at a
+ * bounded size and cut to their centred square off the main thread ([Photos.fromUri]); [onError]
+ * gets a photo that cannot be read.
+ */
 @Composable
-fun PickPhotosButton(label: String, enabled: Boolean, multiple: Boolean, onPhotos: (List<Bitmap>) -> Unit) {
+fun PickPhotosButton(label: String, enabled: Boolean, multiple: Boolean, onPhotos: (List<Bitmap>) -> Unit, onError: (String) -> Unit) {
     val resolver = LocalContext.current.contentResolver
     val scope = rememberCoroutineScope()
-    // Decoding a phone photo takes a while: off the main thread, then back to hand the bitmaps over.
     val decode = { uris: List<Uri> ->
-        if (uris.isNotEmpty()) scope.launch { onPhotos(withContext(Dispatchers.IO) { uris.map { Photos.fromUri(resolver, it) } }) }
+        if (uris.isNotEmpty()) {
+            scope.launch {
+                try {
+                    onPhotos(withContext(Dispatchers.IO) { uris.map { Photos.fromUri(resolver, it) } })
+                } catch (e: Exception) {
+                    onError("Cannot use this photo: ${e.message}")
+                }
+            }
+        }
     }
     val imagesOnly = PickVisualMediaRequest(ActivityResultContracts.PickVisualMedia.ImageOnly)
     val pickMany = rememberLauncherForActivityResult(ActivityResultContracts.PickMultipleVisualMedia(10)) { decode(it) }

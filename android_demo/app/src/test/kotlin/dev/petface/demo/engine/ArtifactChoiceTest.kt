@@ -47,4 +47,22 @@ class ArtifactChoiceTest {
         assertTrue(none.message!!.contains("no verified TFLite artifact"), none.message)
         assertThrows<ManifestException> { ArtifactChoice.plan(manifest, bundled, false, forced = "onnx-fp32") }
     }
+
+    @Test
+    fun `the settings keep the model off the GPU, or ask for it with the reason shown when it cannot be`() {
+        val cpu = ArtifactChoice.plan(manifest, bundled, gpuAvailable = true, accelerator = Accelerator.CPU)
+        assertEquals("tflite-int8" to false, cpu.artifact.id to cpu.useGpu)
+        // Asked for off the allow list: tried (the runtime check falls back if it fails).
+        val unlisted = ArtifactChoice.plan(manifest, bundled, gpuAvailable = false, accelerator = Accelerator.GPU)
+        assertEquals("tflite-fp32" to true, unlisted.artifact.id to unlisted.useGpu)
+        // Asked for, but the GPU library does not even load: the CPU, and why.
+        val broken = ArtifactChoice.plan(manifest, bundled, false, accelerator = Accelerator.GPU,
+            gpuUnavailableReason = "UnsatisfiedLinkError: no libLiteRtGpu.so")
+        assertEquals("tflite-int8" to false, broken.artifact.id to broken.useGpu)
+        assertEquals("GPU not used: UnsatisfiedLinkError: no libLiteRtGpu.so", broken.note)
+        val int8Only = ArtifactChoice.plan(manifest, bundled, true, forced = "tflite-int8", accelerator = Accelerator.GPU)
+        assertFalse(int8Only.useGpu)
+        assertTrue(int8Only.note!!.contains("int8 input"), int8Only.note)
+        assertThrows<IllegalArgumentException> { RunnerSettings(threads = 0) }
+    }
 }

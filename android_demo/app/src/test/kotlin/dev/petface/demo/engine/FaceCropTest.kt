@@ -5,18 +5,11 @@ import org.junit.jupiter.api.Test
 
 class FaceCropTest {
     @Test
-    fun `guide maps onto the part of the capture the preview shows`() {
-        // Portrait 960x1280 capture shown in a 3:4 preview: all of it is visible.
-        assertEquals(Square(134, 294, 691), FaceCrop.guideSquare(960, 1280, 3f / 4f))
-        // The same capture in a tall 9:16 preview (FILL_CENTER crops the sides): visible width 720.
-        assertEquals(Square(221, 381, 518), FaceCrop.guideSquare(960, 1280, 9f / 16f))
-        // A wide preview crops top and bottom instead: visible 960x540.
-        assertEquals(Square(285, 445, 389), FaceCrop.guideSquare(960, 1280, 16f / 9f))
-    }
-
-    @Test
-    fun `a picked photo gives its largest centred square`() {
-        assertEquals(Square(100, 0, 300), FaceCrop.centerSquare(500, 300))
-        assertEquals(Square(0, 0, 1), FaceCrop.centerSquare(1, 1))
+    fun `the guide is the centred square of its fraction of the previewed field`() {
+        // A portrait 960x1280 capture cut to a 3:4 preview: 0.72 of 960.
+        assertEquals(Square(134, 294, 691), FaceCrop.guideSquare(960, 1280))
+        // The same camera in a tall 9:16 preview: the ViewPort crop rect leaves 720x1280.
+        assertEquals(Square(101, 381, 518), FaceCrop.guideSquare(720, 1280))
+        assertEquals(Square(0, 0, 5), FaceCrop.guideSquare(5, 5, 1f))
     }
 }
