@@ -1,5 +1,7 @@
 """ONNX artifacts: FP32 (opset 18, onnxsim, dynamic batch), FP16, and INT8 (onnxruntime static QDQ).
 
+The float files carry PReLU as ``Max(x, a * x)`` (:func:`prelu_as_max`), which onnxruntime runs 2x faster.
+
 All three take float32 NCHW pixels 0..255 and return float32 embeddings, so a client
 switches precision by switching files. FP16 casts once at the input and output and
 runs every weight and activation in half precision inside.
@@ -54,6 +56,33 @@ def float_graph(model, image_size: int) -> onnx.ModelProto:
     if not ok:
         raise RuntimeError("onnxsim could not validate the simplified graph")
     return graph
+
+
+def prelu_as_max(graph: onnx.ModelProto) -> onnx.ModelProto:
+    """The same function with each ``PRelu(x, a)`` written as ``Max(x, a * x)``: bit-identical, 2x faster.
+
+    onnxruntime's PRelu kernel branches on the sign of every value: on real (noisy) activations the
+    branch mispredicts and its 33 nodes took 68% of MobileFaceNet-112's time (10.9 of 15.9 ms per
+    run, 1 thread; ``python -m benchmarks.ort_profile``; a flat test image hides it: 3.5 ms). Mul and
+    Max are branch-free vector kernels: the whole model went from 14.9 to 6.9 ms at batch 1, 1 thread.
+    For a slope in [0, 1], ``max(x, a*x)`` is ``x`` for x >= 0 and ``a*x`` for x < 0, the very float
+    PRelu returns; a node with any slope outside [0, 1] stays a PRelu.
+    """
+    out = onnx.ModelProto()
+    out.CopyFrom(graph)
+    constants = {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
+    nodes = []
+    for node in out.graph.node:
+        slope = constants.get(node.input[1]) if node.op_type == "PRelu" else None
+        if slope is None or slope.min() < 0 or slope.max() > 1:
+            nodes.append(node)
+            continue
+        (x, a), y = node.input, node.output[0]
+        nodes += [helper.make_node("Mul", [x, a], [f"{y}/negative"]), helper.make_node("Max", [x, f"{y}/negative"], [y])]
+    del out.graph.node[:]
+    out.graph.node.extend(nodes)
+    onnx.checker.check_model(out)
+    return out
 
 
 def to_fp16(graph: onnx.ModelProto) -> onnx.ModelProto:
@@ -127,12 +156,14 @@ def _save(ctx: Context, graph: onnx.ModelProto, precision: str, quantized: str, 
 
 
 def build_fp32(ctx: Context) -> Built:
-    return _save(ctx, onnx.load(ctx.onnx_float), "fp32", "nothing: float32 weights and activations")
+    return _save(ctx, prelu_as_max(onnx.load(ctx.onnx_float)), "fp32",
+                 "nothing: float32 weights and activations; PReLU written as Max(x, a*x)")
 
 
 def build_fp16(ctx: Context) -> Built:
-    return _save(ctx, to_fp16(onnx.load(ctx.onnx_float)), "fp16",
-                 "nothing quantized; weights and activations float16, input and output float32")
+    return _save(ctx, to_fp16(prelu_as_max(onnx.load(ctx.onnx_float))), "fp16",
+                 "nothing quantized; weights and activations float16, input and output float32; "
+                 "PReLU written as Max(x, a*x)")
 
 
 def build_int8(ctx: Context) -> Built:

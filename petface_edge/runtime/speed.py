@@ -115,7 +115,8 @@ def _measure(manifest: Manifest, artifacts: list[Artifact], counts: list[int]) -
             except (BackendError, ModuleNotFoundError, OSError):
                 break  # it will be skipped, with its reason, when the caller tries to load it
             size = artifact.input.size
-            x = to_input_tensor(np.full((backend.fixed_batch or 1, size, size, 3), 127, np.uint8), artifact.input)
+            pixels = np.random.default_rng(0).integers(0, 256, (backend.fixed_batch or 1, size, size, 3), np.uint8)
+            x = to_input_tensor(pixels, artifact.input)  # noise, not a flat image: see benchmarks/ort_profile.py
             try:
                 for _ in range(WARMUP):
                     start = time.perf_counter()

@@ -1,0 +1,39 @@
+"""The ONNX graph form: PReLU as Max(x, a*x) runs in onnxruntime with bit-identical results."""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+from petface_edge.export.to_onnx import INPUT, OUTPUT, prelu_as_max, to_fp16
+
+
+def _prelu_graph(slopes: list[np.ndarray]) -> onnx.ModelProto:
+    nodes, inits, last = [], [], INPUT
+    for i, slope in enumerate(slopes):
+        inits.append(numpy_helper.from_array(slope.reshape(-1, 1, 1).astype(np.float32), f"a{i}"))
+        nodes.append(helper.make_node("PRelu", [last, f"a{i}"], [f"y{i}"]))
+        last = f"y{i}"
+    nodes.append(helper.make_node("Identity", [last], [OUTPUT]))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [1, 4, 8, 8])], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def _run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {INPUT: x})[0]
+
+
+def test_prelu_as_max_is_bit_identical_and_keeps_slopes_it_cannot_express():
+    inside = np.array([0.0, 0.25, 0.5, 1.0])
+    outside = np.array([0.1, -0.2, 0.3, 1.5])  # a negative slope and one above 1: Max would be wrong
+    model = _prelu_graph([inside, outside, inside])
+    fast = prelu_as_max(model)
+    ops = [n.op_type for n in fast.graph.node]
+    assert ops.count("PRelu") == 1 and ops.count("Max") == 2 and ops.count("Mul") == 2
+    x = np.random.default_rng(0).standard_normal((1, 4, 8, 8)).astype(np.float32) * 10
+    assert np.array_equal(_run(fast, x), _run(model, x))
+    half = to_fp16(prelu_as_max(_prelu_graph([inside])))  # fp16 Mul and Max run in onnxruntime too
+    assert [n.op_type for n in half.graph.node].count("Max") == 1
+    assert np.allclose(_run(half, x), _run(_prelu_graph([inside]), x), atol=0.05)
