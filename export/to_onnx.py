@@ -58,6 +58,25 @@ def float_graph(model, image_size: int) -> onnx.ModelProto:
     return graph
 
 
+def rewrite_prelu(graph: onnx.ModelProto, nodes_for) -> onnx.ModelProto:
+    """A checked copy of ``graph`` with each constant-slope ``PRelu`` replaced by ``nodes_for(x, a, y, slope, copy)``.
+
+    ``nodes_for`` returns the replacement nodes (it may add initializers to ``copy``), or None to keep the node.
+    """
+    out = onnx.ModelProto()
+    out.CopyFrom(graph)
+    constants = {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
+    nodes = []
+    for node in out.graph.node:
+        slope = constants.get(node.input[1]) if node.op_type == "PRelu" else None
+        replacement = None if slope is None else nodes_for(*node.input, node.output[0], slope, out)
+        nodes += [node] if replacement is None else replacement
+    del out.graph.node[:]
+    out.graph.node.extend(nodes)
+    onnx.checker.check_model(out)
+    return out
+
+
 def prelu_as_max(graph: onnx.ModelProto) -> onnx.ModelProto:
     """The same function with each ``PRelu(x, a)`` written as ``Max(x, a * x)``: bit-identical, 2x faster.
 
@@ -68,21 +87,12 @@ def prelu_as_max(graph: onnx.ModelProto) -> onnx.ModelProto:
     For a slope in [0, 1], ``max(x, a*x)`` is ``x`` for x >= 0 and ``a*x`` for x < 0, the very float
     PRelu returns; a node with any slope outside [0, 1] stays a PRelu.
     """
-    out = onnx.ModelProto()
-    out.CopyFrom(graph)
-    constants = {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
-    nodes = []
-    for node in out.graph.node:
-        slope = constants.get(node.input[1]) if node.op_type == "PRelu" else None
-        if slope is None or slope.min() < 0 or slope.max() > 1:
-            nodes.append(node)
-            continue
-        (x, a), y = node.input, node.output[0]
-        nodes += [helper.make_node("Mul", [x, a], [f"{y}/negative"]), helper.make_node("Max", [x, f"{y}/negative"], [y])]
-    del out.graph.node[:]
-    out.graph.node.extend(nodes)
-    onnx.checker.check_model(out)
-    return out
+    def nodes_for(x: str, a: str, y: str, slope: np.ndarray, _: onnx.ModelProto) -> list | None:
+        if slope.min() < 0 or slope.max() > 1:
+            return None
+        return [helper.make_node("Mul", [x, a], [f"{y}/negative"]), helper.make_node("Max", [x, f"{y}/negative"], [y])]
+
+    return rewrite_prelu(graph, nodes_for)
 
 
 def to_fp16(graph: onnx.ModelProto) -> onnx.ModelProto:

@@ -4,7 +4,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
-
 from petface_edge.export.to_onnx import INPUT, OUTPUT, prelu_as_max, to_fp16
 
 
@@ -37,3 +36,14 @@ def test_prelu_as_max_is_bit_identical_and_keeps_slopes_it_cannot_express():
     half = to_fp16(prelu_as_max(_prelu_graph([inside])))  # fp16 Mul and Max run in onnxruntime too
     assert [n.op_type for n in half.graph.node].count("Max") == 1
     assert np.allclose(_run(half, x), _run(_prelu_graph([inside]), x), atol=0.05)
+
+
+def test_the_tflite_int8_form_shares_the_rewrite_and_stays_exact_below_slope_1():
+    from petface_edge.export.to_tflite import prelu_for_xnnpack
+
+    model = _prelu_graph([np.array([0.0, 0.25, 0.5, 0.9]), np.array([0.1, 0.2, 0.3, 1.5])])
+    rewritten = prelu_for_xnnpack(model)
+    ops = [n.op_type for n in rewritten.graph.node]
+    assert ops.count("PRelu") == 1 and ops.count("Relu") == 1
+    x = np.random.default_rng(1).standard_normal((1, 4, 8, 8)).astype(np.float32)
+    assert np.allclose(_run(rewritten, x), _run(model, x), atol=1e-6)

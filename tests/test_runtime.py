@@ -242,7 +242,7 @@ def test_importing_the_sdk_pulls_in_no_heavy_framework():
 
 BASE_INSTALL = textwrap.dedent("""
     import sys
-    # The base install is numpy, pillow and onnxruntime: make everything else unimportable.
+    # The base install where LiteRT has no wheel (numpy, pillow, onnxruntime): make everything else unimportable.
     EXTRAS = ("torch", "tensorflow", "coremltools", "ai_edge_litert", "cv2", "usearch", "onnx", "scipy",
               "sklearn", "export", "calibration", "timm", "torchvision")
 

@@ -19,8 +19,8 @@ template goes to its nearest list), needs only numpy, and scans 1/16 of the list
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -68,7 +68,7 @@ def train_centroids(sample: np.ndarray, lists: int, seed: int = 0) -> np.ndarray
     return np.ascontiguousarray(centroids, dtype=np.float32)
 
 
-def assign(vectors: np.ndarray, centroids: Optional[np.ndarray]) -> np.ndarray:
+def assign(vectors: np.ndarray, centroids: np.ndarray | None) -> np.ndarray:
     """(n,) int32: the list of each row (its nearest centroid; list 0 when there is no partition)."""
     if centroids is None:
         return np.zeros(len(vectors), np.int32)
@@ -98,7 +98,7 @@ class Layout:
 
     @classmethod
     def build(cls, vectors: np.ndarray, tids: np.ndarray, lists: np.ndarray, count: int, dim: int,
-              extra: Optional[np.ndarray] = None) -> "Layout":
+              extra: np.ndarray | None = None) -> Layout:
         """Place ``vectors`` (rows of template ids ``tids``) into ``count`` lists with slack (plus ``extra`` rows)."""
         sizes = np.bincount(lists, minlength=count).astype(np.int64)
         want = sizes + (extra if extra is not None else 0)
@@ -135,7 +135,7 @@ class TemplateIndex:
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
-        self.centroids: Optional[np.ndarray] = None
+        self.centroids: np.ndarray | None = None
         self.trained_at = 0
         self.layout = Layout.build(np.zeros((0, dim), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int32), 1, dim)
         self.tid_row = np.zeros(0, np.int64)
@@ -144,8 +144,8 @@ class TemplateIndex:
         self.live = 0
 
     @classmethod
-    def restore(cls, vectors: np.ndarray, pets: np.ndarray, centroids: Optional[np.ndarray] = None,
-                lists: Optional[np.ndarray] = None, trained_at: int = 0) -> "TemplateIndex":
+    def restore(cls, vectors: np.ndarray, pets: np.ndarray, centroids: np.ndarray | None = None,
+                lists: np.ndarray | None = None, trained_at: int = 0) -> TemplateIndex:
         """An index over ``vectors`` (template ids 0..n-1 in row order, owned by ``pets``), laid out as saved."""
         index = cls(vectors.shape[1])
         n = len(vectors)
@@ -232,7 +232,7 @@ class TemplateIndex:
             self.tid_row[tids[mine]] = rows
             lay.sizes[lst] += len(mine)
 
-    def _relayout(self, extra: Optional[np.ndarray] = None) -> None:
+    def _relayout(self, extra: np.ndarray | None = None) -> None:
         """Compact the holes and give every list fresh slack (a copy; rare: slack grows with the lists)."""
         lay = self.layout
         rows = np.flatnonzero(lay.row_tid >= 0)

@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass
 from importlib import metadata as package_metadata
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -62,7 +61,7 @@ class Choice:
     why: str
 
 
-def choose(manifest: Manifest, candidates: list[Artifact], threads: Optional[int]) -> Optional[Choice]:
+def choose(manifest: Manifest, candidates: list[Artifact], threads: int | None) -> Choice | None:
     """Order ``candidates`` by measured batch-1 latency (from the cache, or measured now and cached).
 
     ``threads``: measure only that count; None: 1 and all cores. Returns None when nothing could be
@@ -189,7 +188,7 @@ def _file_key(path: Path) -> str:
     return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def _read(path: Path) -> Optional[dict]:
+def _read(path: Path) -> dict | None:
     """The cached table, or None when absent or unreadable (then it is measured again, never trusted half-read)."""
     try:
         table = json.loads(path.read_text())
