@@ -10,8 +10,12 @@ gallery adds; recall@1 is the fraction of queries whose indexed top-1 pet is the
 from __future__ import annotations
 
 import gc
+import hashlib
 import itertools
+import json
 import time
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,6 +55,20 @@ def templates_cache() -> _Cache:
 def gallery_embedder(bench: Bench, demo: Model) -> Embedder:
     """The model the gallery is bound to (its fingerprint and default threshold); it embeds nothing here."""
     return Embedder.open(demo.manifest.directory, threads=bench.machine.cores)
+
+
+def _contents(path: Path) -> tuple:
+    """What a gallery file holds (pets, index, each member's sha256), all but its "updated" time."""
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("gallery.json"))
+        digests = {}
+        for name in archive.namelist():
+            digest = hashlib.sha256()
+            with archive.open(name) as member:
+                while block := member.read(1 << 24):
+                    digest.update(block)
+            digests[name] = digest.hexdigest() if name != "gallery.json" else None
+    return meta["pets"], meta.get("index"), digests
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -107,5 +125,9 @@ def test_gallery_search(benchmark, bench: Bench, gallery_embedder: Embedder, tem
     auto = (search == "approximate") == (size >= INDEX_MIN_TEMPLATES)
     bench.results.gallery.append(GalleryRow(size, name, timing, memory, build_s, recall, load_s=load_s,
                                             auto=auto, float_bytes=data.templates.nbytes))
+    # Saved again after loading: the same file, templates and index byte for byte.
+    again = gallery.save(tmp_path / "again.gallery")
+    assert _contents(again) == _contents(path)
     path.unlink()
+    again.unlink()
     del gallery
