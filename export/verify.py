@@ -68,16 +68,34 @@ def search_recipes(recipes: Sequence[dict], build: Callable[[dict], tuple[Any, d
         tried.append({**recipe, **stats})
         if meets(stats, RECIPE_CHECK):
             break
-    best = tried[-1] if meets(tried[-1], RECIPE_CHECK) else max(tried, key=lambda t: t["cos_p1"])
+    best = tried[-1] if meets(tried[-1], RECIPE_CHECK) else max(tried, key=lambda t: _finite_or_low(t["cos_p1"]))
     return best, models[best["name"]], tried
 
 
+def _finite_or_low(value: float) -> float:
+    return value if np.isfinite(value) else -np.inf
+
+
+def nonfinite_problem(embeddings: np.ndarray, what: str = "parity images") -> str:
+    """Why these outputs cannot be trusted (NaN or infinity in any row), or "" when every value is finite."""
+    bad = np.flatnonzero(~np.isfinite(embeddings).all(axis=1))
+    if not len(bad):
+        return ""
+    return f"outputs contain NaN or infinity on {len(bad)} of {len(embeddings)} {what} (first: image {bad[0]})"
+
+
 def failures(stats: dict, bounds: dict) -> list[str]:
-    """Each bound ``stats`` misses, in words (``cos_min 0.99981 < 0.9999``)."""
+    """Each bound ``stats`` misses, in words (``cos_min 0.99981 < 0.9999``).
+
+    Fails closed: a missing or non-finite statistic is a failure (``value < bound`` is False for NaN,
+    so a plain comparison would pass an artifact whose every output is NaN).
+    """
     out = []
     for key, bound in bounds.items():
-        value = stats[key]
-        if key in UPPER_BOUNDS and value > bound:
+        value = stats.get(key)
+        if not isinstance(value, (int, float)) or not np.isfinite(value):
+            out.append(f"{key} {value} is not a finite number")
+        elif key in UPPER_BOUNDS and value > bound:
             out.append(f"{key} {value:.4g} > {bound}")
         elif key not in UPPER_BOUNDS and value < bound:
             out.append(f"{key} {value:.6g} < {bound}")
