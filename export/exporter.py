@@ -41,11 +41,13 @@ from petface_edge.runtime.manifest import (
     output_contract_from_dict,
 )
 
+from . import datasource
 from .formats import FORMATS, Variant, select
 from .report import write_report
 from .thresholds import thresholds
 from .verify import (
     GATES,
+    RECALL_ALPHA,
     HeldOut,
     embed_pixels,
     failures,
@@ -55,7 +57,7 @@ from .verify import (
     reference_embeddings,
 )
 
-DEFAULT_VERIFY_IMAGES = 256
+DEFAULT_VERIFY_IMAGES = 1000  # the whole test split of most datasets
 CONVERTER_TIMEOUT_S = 1800
 CALIBRATION_FILE = "calibration.zip"
 PRODUCER = f"petface-edge {__version__}"
@@ -65,12 +67,12 @@ class ExportError(PetfaceError, ValueError):
     """Bad input to the exporter, found before any conversion starts; the message names what and why."""
 
 
-def _log(progress: bool, message: str) -> None:
+def log_progress(progress: bool, message: str) -> None:
     if progress:
         print(f"[petface-export] {message}", file=sys.stderr, flush=True)
 
 
-def _load_model(checkpoint: Path, image_size: Optional[int]):
+def load_model(checkpoint: Path, image_size: Optional[int]):
     from petface_edge.models import CheckpointError, load_embedder
 
     try:
@@ -238,7 +240,7 @@ def _model_info(model, checkpoint: Path) -> dict:
     from petface_edge.models import count_macs, count_parameters
 
     return {"backbone": model.name, "image_size": model.image_size, "embedding_dim": model.embedding_dim,
-            "checkpoint": str(checkpoint), "checkpoint_sha256": artifact_digest(checkpoint)[1],
+            "checkpoint": str(checkpoint.resolve()), "checkpoint_sha256": artifact_digest(checkpoint)[1],
             "parameters": count_parameters(model), "macs": count_macs(model), "config": dict(model.config),
             "producer": PRODUCER}
 
@@ -255,6 +257,9 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
                  progress: bool = True) -> Manifest:
     """Build, verify and describe the artifacts; writes ``output_dir/manifest.json`` and ``report.md``.
 
+    Images (INT8 calibration, parity, thresholds) come from ``data_dir`` + ``splits``, else from the training
+    run beside ``checkpoint``; ``data="synthetic"`` asks for procedural pets (see ``export.datasource``).
+
     Raises :class:`ExportError` for bad input (before any conversion). Converter failures
     do not raise: they are "failed export" rows in the returned manifest.
     """
@@ -264,21 +269,23 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
         raise ExportError(str(exc)) from None
     if verify_images < 2:
         raise ExportError(f"verify_images must be at least 2, got {verify_images}")
-    if (data_dir is None) != (splits is None):
-        raise ExportError("--data-dir and --splits go together (held-out images come from the split file)")
     checkpoint, output_dir = Path(checkpoint), Path(output_dir)
-    model = _load_model(checkpoint, image_size)
+    model = load_model(checkpoint, image_size)
+    try:
+        source = datasource.resolve(checkpoint, data, data_dir, splits)
+    except datasource.DataSourceError as exc:
+        raise ExportError(str(exc)) from None
+    log_progress(progress, f"data: {source.description}")
     size = model.image_size
     output_dir = _prepare_output(output_dir)
-    _clear_previous(output_dir, variants)
     calib = None
     if any(v.needs_calibration for v in variants):
-        calib = _calibration(Path(calibration) if calibration else None, output_dir, size, data_dir, splits)
-        _log(progress, f"calibration: {calib['count']} images from {calib['identities']} identities "
-                       f"({calib['origin']['kind']}) -> {output_dir / CALIBRATION_FILE}")
+        calib = _calibration(Path(calibration) if calibration else None, output_dir, size, source.data_dir,
+                             source.splits)
+        log_progress(progress, f"calibration: {calib['count']} images from {calib['identities']} identities "
+                               f"({calib['origin']['kind']}) -> {output_dir / CALIBRATION_FILE}")
     try:
-        parity_set, threshold_set = held_out_sets(size, verify_images, data_dir and Path(data_dir),
-                                                  splits and Path(splits))
+        parity_set, threshold_set = held_out_sets(size, verify_images, source.data_dir, source.splits)
     except (ValueError, OSError) as exc:
         raise ExportError(str(exc)) from None
     refs = build_references(model, parity_set, threshold_set)
@@ -287,10 +294,11 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
            "model": info, "calibration": str((output_dir / CALIBRATION_FILE).resolve()) if calib else None}
     artifacts: list[Artifact] = []
     network: list[str] = []
+    _clear_previous(output_dir, variants)  # the input checked out: from here on the old export is replaced
     with tempfile.TemporaryDirectory(prefix="petface-export-") as tmp:
         for fmt, group in itertools.groupby(variants, key=lambda v: v.format):
             group = list(group)
-            _log(progress, f"{fmt}: start ({', '.join(v.precision for v in group)})")
+            log_progress(progress, f"{fmt}: start ({', '.join(v.precision for v in group)})")
             start = time.perf_counter()
             results, process_error, attempts = _run_converter(fmt, group, job, Path(tmp) / fmt)
             network += attempts
@@ -301,15 +309,17 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
                     verify_artifact(art, output_dir / art.path, v.gate, refs, results[v.precision].get("notes", {}))
                 artifacts.append(art)
                 rows.append(f"{v.precision} {_size(art.bytes) if art.bytes else '-'} {art.status}")
-            _log(progress, f"{fmt}: end in {time.perf_counter() - start:.1f} s: {', '.join(rows)}")
+            log_progress(progress, f"{fmt}: end in {time.perf_counter() - start:.1f} s: {', '.join(rows)}")
     manifest = Manifest(
         model=info, artifacts=artifacts,
         producer={"name": "petface-edge", "version": __version__, "python": platform.python_version(),
                   "platform": platform.platform(), "network": f"blocked in converter processes; "
                                                               f"{len(network)} connection attempts"},
-        verification={"parity_images": len(parity_set.labels), "parity_source": parity_set.source,
+        verification={"data": source.to_dict(), "parity_images": len(parity_set.labels),
+                      "parity_source": parity_set.source,
                       "threshold_images": len(threshold_set.labels), "threshold_source": threshold_set.source,
                       "reference": "PyTorch FP32 embedder from the checkpoint", "gates": GATES,
+                      "recall_alpha": RECALL_ALPHA,
                       "reference_thresholds": refs.reference_thresholds, "calibration": calib,
                       "ship": [a.id for a in artifacts if a.shippable], "network_attempts": network},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), directory=output_dir)
