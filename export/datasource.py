@@ -79,7 +79,7 @@ def resolve(checkpoint: Path, data: Optional[str] = None, data_dir: Optional[str
         if not Path(data_dir).is_dir():
             raise DataSourceError(f"{data_dir}: no such data directory")
         return DataSource("dataset", Path(data_dir), Path(splits), "--data-dir and --splits")
-    run = checkpoint.parent
+    run = checkpoint.resolve().parent
     present = [name for name in RUN_FILES if (run / name).is_file()]
     hint = ("pass --data-dir DIR --splits SPLITS.json for your own data, or --data synthetic for built-in cartoon "
             "pets (INT8 calibration, parity and thresholds would then rest on data unlike yours)")

@@ -25,7 +25,8 @@ def _parity(p: dict) -> str:
     return (f"{p['cos_mean']:.6f} / {p['cos_min']:.6f} / {p['cos_p1']:.6f}; Recall@1 "
             f"{100 * p['recall1_reference']:.1f}% → {100 * p['recall1_artifact']:.1f}% (drop "
             f"{p['recall1_drop_points'] + 0.0:+.2f} pt, 95% CI {lo + 0.0:+.2f}..{hi + 0.0:+.2f}, McNemar p "
-            f"{p['recall1_drop_p']:.2g}); top-1 pet agreement {100 * p['top1_agreement']:.1f}%; Δacc {delta:+.2f} pt")
+            f"{p['recall1_drop_p']:.2g}); top-1 pet agreement {100 * p['top1_agreement']:.1f}%; Δacc {delta:+.2f} pt"
+            + (f" (p {p['acc_drop_p']:.2g})" if "acc_drop_p" in p else ""))
 
 
 def _thresholds(t: dict) -> str:
@@ -52,8 +53,8 @@ def render(manifest: Manifest) -> str:
                      f"sha256 `{c['sha256'][:16]}…`")
     gates = "; ".join(f"{name}: " + ", ".join(f"{k} {'<=' if k.endswith('_drop_points') else '>='} {b}"
                                                 for k, b in bounds.items()) for name, bounds in v["gates"].items())
-    gates += (f" (a Recall@1 drop fails only when also significant: one-sided exact McNemar p < "
-              f"{v.get('recall_alpha', RECALL_ALPHA)})")
+    gates += (f" (a drop over its bound fails only when also significant, one-sided p < "
+              f"{v.get('recall_alpha', RECALL_ALPHA)}: exact McNemar for Recall@1, sign-flip for accuracy)")
     lines += [f"- gates: {gates}", f"- ship: {', '.join(v['ship']) or 'nothing passed'}", "",
               "| Format | Precision | Status | Size | Parity (mean / min / p1 cosine; Recall@1 reference → artifact; "
               "top-1 pet agreement; accuracy delta) | Thresholds (best acc / FAR 1e-3) | Export time |",

@@ -31,6 +31,15 @@ def test_the_recall_gate_fails_only_a_significant_drop_over_two_points(drop, wor
     assert (not failures(stats, GATES["int8"])) == passes, failures(stats, GATES["int8"])
 
 
+def test_an_accuracy_drop_over_its_bound_fails_only_when_significant():
+    base = {"cos_mean": 0.999, "cos_p1": 0.99, "recall1_drop_points": 0.0, "recall1_drop_p": 1.0}
+    assert not failures({**base, "acc_drop_points": 1.03, "acc_drop_p": 0.2}, GATES["int8"])
+    assert failures({**base, "acc_drop_points": 1.03, "acc_drop_p": 0.01}, GATES["int8"]) == [
+        "acc_drop_points 1.03 > 1.0 (p 0.01 < 0.05)"]
+    assert failures({**base, "acc_drop_points": 1.03}, GATES["int8"]) == [
+        "acc_drop_points 1.03 > 1.0 (no significance measured)"]
+
+
 def test_mcnemar_is_exact():
     assert mcnemar_p(0, 5) == 1.0
     assert mcnemar_p(2, 0) == 0.25 and mcnemar_p(5, 0) == 1 / 32
