@@ -178,6 +178,7 @@ MIN_EXCEEDANCES = 50
 MAX_EXCEEDANCES = 500
 MIN_IMPOSTORS = 2 * MIN_EXCEEDANCES
 BOOTSTRAP_ROUNDS = 200
+COSINE_MAX = 1.0
 CONFIDENCE = 0.99
 
 
@@ -190,8 +191,8 @@ class TailFit:
     """A GPD fitted to the upper tail of (weighted) impostor scores: ``FAR(t)`` and its inverse.
 
     ``u`` is the tail's start, ``rate`` the weight fraction of scores above it, ``sigma`` and ``xi``
-    the GPD scale and shape (``xi < 0``: a bounded tail, as cosines are). Below ``rate`` the
-    threshold comes from the GPD; at or above it, from the scores themselves.
+    the GPD scale and shape (``xi < 0``: a bounded tail, as cosines are, ending at or below 1).
+    Below ``rate`` the threshold comes from the GPD; at or above it, from the scores themselves.
     """
 
     def __init__(self, desc: np.ndarray, weights: np.ndarray) -> None:
@@ -214,6 +215,9 @@ class TailFit:
         else:  # Hosking & Wallis (1987) probability-weighted moments
             self.xi = float(2.0 - a0 / denom)
             self.sigma = float(2.0 * a0 * a1 / denom)
+        # Cosines end at 1: a tail whose end, u + sigma / -xi, lies beyond is capped to end there (a fit on a few
+        # identities can come out heavy-tailed, xi > 0, which no cosine distribution is).
+        self.xi = min(self.xi, -self.sigma / max(COSINE_MAX - self.u, 1e-9))
 
     def threshold(self, far: float) -> float:
         """The score above which a fraction ``far`` of impostors lies."""
