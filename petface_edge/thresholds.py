@@ -12,6 +12,7 @@ numpy only: the runtime imports this module too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -317,7 +318,7 @@ def calibrate_policies(embeddings: np.ndarray, labels: Sequence, max_pairs: int 
     fars = sorted({*VERIFY_FARS, *(identify_far(p, n) for p in IDENTIFY_FPIRS for n in TEMPLATE_COUNTS)})
     table = dict(zip(fars, tail_thresholds(impostor, fars, identities, seed)))
     n = len(impostor)
-    return {
+    policies = {
         "verify": {
             "default_far": DEFAULT_FAR,
             "thresholds": {rate_key(far): table[far] for far in VERIFY_FARS},
@@ -336,6 +337,95 @@ def calibrate_policies(embeddings: np.ndarray, labels: Sequence, max_pairs: int 
                        f"unsupported below FAR 1/({MAX_EXTRAPOLATION} x impostor pairs)"),
         },
     }
+    policies["identify"]["checks"] = _identify_checks(emb, labels, policies, seed)
+    return policies
+
+
+def _identify_checks(embeddings: np.ndarray, labels: Sequence, policies: dict, seed: int) -> list[dict]:
+    """The table against direct counts: galleries simulated from the held-out pets, strangers counted.
+
+    Few held-out pets make small galleries and few strangers, so this checks the small-N end of
+    the table (and FPIRs the stranger count resolves); the tail model carries it further.
+    """
+    checks = []
+    for pets in gallery_sizes(labels, CHECK_GALLERY_PETS):
+        s = open_set_scores(embeddings, labels, pets, seed=seed)
+        for fpir in IDENTIFY_FPIRS:
+            try:
+                t = identify_threshold(policies, fpir, s.templates)
+            except UnsupportedTargetError:
+                continue
+            checks.append({"pets": pets, "templates": s.templates, "fpir": rate_key(fpir), "threshold": t,
+                           "strangers": int(len(s.stranger_best)),
+                           "false_alarms": int(np.sum(s.stranger_best >= t)), "measured_fpir": s.fpir(t)})
+    return checks
+
+
+# -- Simulated galleries: open-set scores in NIST FRVT's terms ---------------------------------------------------
+
+ENROLL_IMAGES = 2
+MIN_STRANGER_PETS = 5  # a gallery size is measured only when this many pets stay out of it
+ROUNDS = 10
+CHECK_GALLERY_PETS = (2, 5, 10, 20, 50, 100)  # gallery sizes export simulates from the val pets, where they fit
+
+
+@dataclass
+class OpenSetScores:
+    """Pooled scores of one gallery size: strangers' best scores, mated queries' own-pet score and rank."""
+
+    pets: int
+    templates: int  # templates per gallery (the N an identify threshold is chosen for)
+    stranger_best: np.ndarray
+    mated_score: np.ndarray
+    mated_rank: np.ndarray  # 1-based, ties pessimistic (another pet at the same score ranks first)
+
+    def fpir(self, threshold: float) -> float:
+        return float(np.mean(self.stranger_best >= threshold))
+
+    def fnir(self, threshold: float) -> float:
+        return float(np.mean(~((self.mated_rank == 1) & (self.mated_score >= threshold))))
+
+    def rank(self, k: int) -> float:
+        return float(np.mean(self.mated_rank <= k))
+
+
+def gallery_sizes(labels: Sequence, sizes: Sequence[int], enroll: int = ENROLL_IMAGES) -> list[int]:
+    """The sizes the set can hold: pets with a photo beyond ``enroll`` for the gallery, ``MIN_STRANGER_PETS`` left."""
+    counts = np.bincount(encode_labels(labels))
+    eligible = int((counts > enroll).sum())
+    return [g for g in sizes if g <= eligible and len(counts) - g >= MIN_STRANGER_PETS]
+
+
+def open_set_scores(embeddings: np.ndarray, labels: Sequence, pets: int, enroll: int = ENROLL_IMAGES,
+                    rounds: int = ROUNDS, seed: int = 0) -> OpenSetScores:
+    """Enroll ``pets`` random pets (``enroll`` photos each) ``rounds`` times; score every other photo against them."""
+    emb = np.asarray(embeddings, dtype=np.float32)
+    emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    y = encode_labels(labels)
+    eligible = np.flatnonzero(np.bincount(y) > enroll)
+    rng = np.random.default_rng(seed)
+    stranger, mated, ranks = [], [], []
+    for _ in range(rounds):
+        chosen = rng.choice(eligible, pets, replace=False)
+        slot = np.full(y.max() + 1, -1)
+        slot[chosen] = np.arange(pets)
+        templates, owner, enrolled = [], [], np.zeros(len(y), bool)
+        for p, identity in enumerate(chosen):
+            photos = rng.choice(np.flatnonzero(y == identity), enroll, replace=False)
+            templates.append(emb[photos])
+            owner += [p] * enroll
+            enrolled[photos] = True
+        sims = emb[~enrolled] @ np.concatenate(templates).T  # (queries, templates)
+        pet_scores = np.full((len(sims), pets), -np.inf, np.float32)
+        np.maximum.at(pet_scores.T, np.asarray(owner), sims.T)
+        query_pet = slot[y[~enrolled]]
+        is_mated = query_pet >= 0
+        stranger.append(pet_scores[~is_mated].max(axis=1))
+        own = pet_scores[is_mated, query_pet[is_mated]]
+        mated.append(own)
+        ranks.append((pet_scores[is_mated] >= own[:, None]).sum(axis=1))  # itself and every pet tied or above
+    return OpenSetScores(pets, pets * enroll, np.concatenate(stranger).astype(np.float64),
+                         np.concatenate(mated).astype(np.float64), np.concatenate(ranks))
 
 
 # -- Run-time lookup of the tables that calibrate_policies wrote (the manifest's artifact ``thresholds``) -----------

@@ -90,6 +90,16 @@ def test_identify_table_is_monotonic_in_n_and_fpir(policies):
     assert policies["calibration"]["impostor_pairs"] == 15660 and len(IDENTIFY_FPIRS) == 3
 
 
+def test_identify_table_against_direct_counts_on_simulated_galleries(policies):
+    """Export simulates galleries of the held-out pets and counts strangers accepted at the table's thresholds."""
+    checks = policies["identify"]["checks"]
+    assert sorted({c["pets"] for c in checks}) == [2, 5, 10, 20]  # 30 pets: 25 leave 5 strangers, 50 do not fit
+    for c in checks:
+        assert c["templates"] == 2 * c["pets"] and c["strangers"] == 10 * (30 - c["pets"]) * 6
+        assert c["threshold"] == identify_threshold(policies, float(c["fpir"]), c["templates"])
+        assert c["false_alarms"] / c["strangers"] == c["measured_fpir"] <= float(c["fpir"])  # conservative
+
+
 def test_lookup_interpolates_on_log_n(policies):
     column = policies["identify"]["thresholds"]["1e-2"]
     counts = list(TEMPLATE_COUNTS)

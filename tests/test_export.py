@@ -110,6 +110,9 @@ def test_thresholds_for_every_artifact(manifest):
         assert identify["1e-2"][0] == verify["1e-2"] and t["identify"]["default_fpir"] == 1e-2, a.id
         assert identify["1e-3"][-1] is None, a.id  # 100k templates at FPIR 1e-3: beyond 10 val pets, refused
         assert "val split" in t["calibration"]["source"] and t["calibration"]["identities"] == 10, a.id
+        checks = t["identify"]["checks"]  # galleries of 2 and 5 val pets, the other pets as strangers
+        assert {c["pets"] for c in checks} == {2, 5}, a.id
+        assert all(c["measured_fpir"] <= 2 * float(c["fpir"]) + 2 / c["strangers"] for c in checks), (a.id, checks)
 
 
 def test_calibration_used_the_train_split_only(manifest, exported):

@@ -109,7 +109,7 @@ def resolve(policy: str, levels: Sequence[tuple[Optional[float], Optional[float]
         if rate is not None:
             return _calibrated(policy, rate, calibration, where, size, f"target from the {origin}")
     if calibration is None:
-        raise UnsupportedTargetError(f"no {policy} threshold: there is no model to take a calibrated one from; "
+        raise UnsupportedTargetError(f"no threshold for {policy}: there is no model to take a calibrated one from; "
                                      "pass a threshold")
     table = calibration.get(policy) if isinstance(calibration.get(policy), dict) else {}
     default = table.get("default_far" if policy == VERIFY else "default_fpir",
