@@ -106,6 +106,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     result = measure(args.export, args.work, args.seed)
     print(table(result))
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(args.json, result)
     return 0 if result["passed"] else 1
 
