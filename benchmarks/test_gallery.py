@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from petface_edge import Embedder, Gallery
+from petface_edge import DecisionPolicy, Embedder, Gallery
 from petface_edge.runtime.search import INDEX_MIN_TEMPLATES
 
 from .conftest import Bench, Model, bench_mode
@@ -30,6 +30,7 @@ from .rss import current_rss_bytes, release_free_heap
 from .timing import measure
 
 SEARCHES = ("exact", "approximate")
+POLICY = DecisionPolicy(identify_threshold=0.5)
 
 
 class _Cache:
@@ -83,7 +84,7 @@ def test_gallery_search(benchmark, bench: Bench, gallery_embedder: Embedder, tem
     size, search = gallery_case
     data = templates_cache.get(size, bench.mode.gallery_queries)
     start = time.perf_counter()
-    built = Gallery(gallery_embedder, search=search)
+    built = Gallery(gallery_embedder, search=search, policy=POLICY)
     for name, vectors in zip(data.names, data.templates):
         built.enroll_embeddings(name, vectors)
     build_s = time.perf_counter() - start
@@ -93,7 +94,8 @@ def test_gallery_search(benchmark, bench: Bench, gallery_embedder: Embedder, tem
     release_free_heap()
     before = current_rss_bytes()
     start = time.perf_counter()
-    gallery = Gallery.load(path, gallery_embedder, search=search)
+    # Search speed, not decisions: a raw threshold, since 1M templates lie past any calibrated identify table.
+    gallery = Gallery.load(path, gallery_embedder, search=search, policy=POLICY)
     load_s = time.perf_counter() - start
     memory = current_rss_bytes() - before
     assert gallery.approximate == (search == "approximate")

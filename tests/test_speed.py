@@ -1,13 +1,14 @@
 """The measured default: Embedder.open(export_dir) runs the pair measured fastest here, says why, and caches it."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from petface_edge import Embedder
 from petface_edge.runtime import speed
-from petface_edge.runtime.artifacts import rank_candidates
+from petface_edge.runtime.artifacts import ModelError, rank_candidates
 from petface_edge.runtime.manifest import Manifest
 
 
@@ -63,12 +64,15 @@ def test_a_damaged_cache_is_measured_again_and_a_changed_file_is_never_chosen(ex
     path = _table(manifest, {("tflite-fp32", 1): float("nan")})
     e = Embedder.open(exported.export)
     assert "measured now" in e.chosen_because and json.loads(path.read_text())["rows"][0]["ms"] > 0
-    # A file changed after export fails its sha256: never measured, never run, reported as skipped.
-    import shutil
+    # A file changed after export is refused before anything is measured or run; a missing one is skipped.
     copy = tmp_path / "export"
     shutil.copytree(exported.export, copy)
     target = copy / manifest.path_of(manifest.artifact(e.artifact.id)).name
-    target.write_bytes(target.read_bytes()[:-16] + bytes(16))
+    original = target.read_bytes()
+    target.write_bytes(original[:-16] + bytes(16))
+    with pytest.raises(ModelError, match="changed after export"):
+        Embedder.open(copy)
+    target.unlink()
     other = Embedder.open(copy)
-    assert other.artifact.id != e.artifact.id and "sha256 differs" in dict(other.skipped)[e.artifact.id]
+    assert other.artifact.id != e.artifact.id and "file missing" in dict(other.skipped)[e.artifact.id]
     assert np.isfinite(other.embed(np.zeros((112, 112, 3), np.uint8))).all()

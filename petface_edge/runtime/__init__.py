@@ -9,9 +9,10 @@ needs them.
 from .artifacts import ModelError
 from .backends import BackendError
 from .closing import ClosedError
+from .decisions import DecisionPolicy, OperatingPoint, UnsupportedTargetError
 from .detect import Box, DetectionError
 from .embedder import Embedder, EmbedderOptions, FaceEmbedding, VerifyResult
-from .gallery import FaceMatches, Gallery, Match
+from .gallery import FaceMatches, Gallery, Identification, Match
 from .gallery_file import GalleryError
 from .manifest import Manifest, ManifestError
 
@@ -19,6 +20,7 @@ __all__ = [
     "BackendError",
     "Box",
     "ClosedError",
+    "DecisionPolicy",
     "DetectionError",
     "Embedder",
     "EmbedderOptions",
@@ -26,9 +28,12 @@ __all__ = [
     "FaceMatches",
     "Gallery",
     "GalleryError",
+    "Identification",
     "Manifest",
     "ManifestError",
     "Match",
     "ModelError",
+    "OperatingPoint",
+    "UnsupportedTargetError",
     "VerifyResult",
 ]
