@@ -31,13 +31,13 @@ the old one: a crash mid-save leaves the previous gallery intact.
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Iterable, Mapping, Optional, Sequence
+from typing import IO
 
 import numpy as np
 
@@ -80,13 +80,13 @@ class GalleryData:
     pets: Mapping[str, np.ndarray]
     artifact: str = ""
     created: str = ""
-    index: Optional[SavedIndex] = None
-    counts: Optional[Sequence[int]] = None
-    templates: Optional[np.ndarray] = None
+    index: SavedIndex | None = None
+    counts: Sequence[int] | None = None
+    templates: np.ndarray | None = None
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def write_gallery(path: str | Path, data: GalleryData) -> Path:
@@ -181,7 +181,7 @@ def _check_meta(path: Path, meta: object) -> None:
                            f"({SCHEMA_VERSION}); upgrade petface-edge")
 
 
-def _read_index(path: Path, archive: zipfile.ZipFile, meta: dict, members: set[str]) -> Optional[SavedIndex]:
+def _read_index(path: Path, archive: zipfile.ZipFile, meta: dict, members: set[str]) -> SavedIndex | None:
     """The saved partition, or None when the file has none; a damaged one is an error, never ignored."""
     info = meta.get("index")
     if info is None:
@@ -198,7 +198,7 @@ def _read_index(path: Path, archive: zipfile.ZipFile, meta: dict, members: set[s
         raise GalleryError(f"{path}: corrupt gallery (search index unreadable: {exc})") from None
 
 
-def _unpack(path: Path, meta: dict, templates: np.ndarray, index: Optional[SavedIndex]) -> GalleryData:
+def _unpack(path: Path, meta: dict, templates: np.ndarray, index: SavedIndex | None) -> GalleryData:
     try:
         dim = int(meta["dim"])
         pets = [(str(p["name"]), int(p["templates"])) for p in meta["pets"]]
