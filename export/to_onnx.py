@@ -73,6 +73,10 @@ def rewrite_prelu(graph: onnx.ModelProto, nodes_for) -> onnx.ModelProto:
         nodes += [node] if replacement is None else replacement
     del out.graph.node[:]
     out.graph.node.extend(nodes)
+    used = {name for node in nodes for name in node.input}
+    kept = [i for i in out.graph.initializer if i.name in used]  # a slope no node reads any more would
+    del out.graph.initializer[:]  # make onnxruntime warn on every session it opens
+    out.graph.initializer.extend(kept)
     onnx.checker.check_model(out)
     return out
 

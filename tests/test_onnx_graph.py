@@ -31,6 +31,7 @@ def test_prelu_for_nchwc_matches_prelu_for_any_slope():
     fast = prelu_for_nchwc(model)
     ops = [n.op_type for n in fast.graph.node]
     assert "PRelu" not in ops and ops.count("Conv") == 6 and ops.count("Relu") == 3 and ops.count("Add") == 3
+    assert {i.name for i in fast.graph.initializer}.isdisjoint({"a0", "a1", "a2"})  # no orphaned slopes
     x = np.random.default_rng(0).standard_normal((1, 4, 8, 8)).astype(np.float32) * 10
     assert np.allclose(_run(fast, x), _run(model, x), rtol=1e-6, atol=1e-5)
     half = to_fp16(prelu_for_nchwc(_prelu_graph([inside])))  # the FP16 file gets the same form and runs

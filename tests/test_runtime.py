@@ -281,7 +281,7 @@ def test_the_base_install_runs_petface_embed_on_an_onnx_artifact(exported, manif
     assert run.returncode == 0, run.stderr
     got = np.array(json.loads(run.stdout)["embeddings"][0]["embedding"], np.float32)
     assert np.allclose(got, Embedder.open(onnx).embed(held_out[0])[0], atol=1e-6)
-    # The same command on the export directory also works: the ONNX artifact is chosen.
+    # The same command on the export directory also works: an ONNX artifact is chosen (which one is measured).
     run = subprocess.run([sys.executable, "-c", BASE_INSTALL, "embed", str(exported.export), str(held_out[0])],
                          capture_output=True, text=True)
-    assert run.returncode == 0 and "onnx-fp32" in run.stdout, run.stderr
+    assert run.returncode == 0 and "# onnx-" in run.stdout, run.stderr
