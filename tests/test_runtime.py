@@ -83,19 +83,21 @@ def test_backend_picks_a_format_or_an_exact_artifact(exported, opened):
             Embedder.open(exported.export, backend="coreml")
 
 
-def test_a_changed_or_missing_file_is_passed_over_with_the_reason(exported, tmp_path):
+def test_a_missing_file_is_passed_over_and_a_changed_one_refused(exported, tmp_path):
     shutil.copy(exported.export / "manifest.json", tmp_path)
     tflite = Manifest.load(exported.export).artifact("tflite-fp32").path  # first choice on CPU
     onnx = Manifest.load(exported.export).artifact("onnx-fp32").path
     shutil.copy(exported.export / onnx, tmp_path)
-    data = bytearray((exported.export / tflite).read_bytes())
-    data[-10] ^= 0xFF  # one flipped byte
-    (tmp_path / tflite).write_bytes(bytes(data))
-    embedder = Embedder.open(tmp_path)
+    embedder = Embedder.open(tmp_path)  # tflite-fp32 was left out of the copy
     assert embedder.artifact.id == "onnx-fp32"
-    reasons = dict(embedder.skipped)
-    assert "sha256 differs" in reasons["tflite-fp32"]
+    assert "file missing" in dict(embedder.skipped)["tflite-fp32"]
     assert "skipped tflite-fp32" in embedder.describe()
+    data = bytearray((exported.export / tflite).read_bytes())
+    data[-10] ^= 0xFF  # one flipped byte: the manifest's status no longer describes this file
+    (tmp_path / tflite).write_bytes(bytes(data))
+    for ref in (tmp_path, tmp_path / "manifest.json", tmp_path / tflite):
+        with pytest.raises(ModelError, match=f"{tflite}: sha256 .* differs from manifest entry 'tflite-fp32'"):
+            Embedder.open(ref)
 
 
 @pytest.mark.parametrize("artifact_id", FP32)
@@ -106,7 +108,7 @@ def test_a_bare_artifact_carries_its_own_contract(exported, manifest, opened, tm
     bare = Embedder.open(copy)
     assert bare.input_contract == artifact.input and bare.output_contract == artifact.output
     assert bare.fingerprint == manifest.fingerprint
-    assert bare.artifact.id == artifact_id and "bare artifact" in bare.artifact.status
+    assert bare.artifact.id == artifact_id and bare.artifact.status == "not verified"
     assert np.array_equal(bare.embed(held_out[:4]), opened(artifact_id).embed(held_out[:4]))
     assert bare.threshold is None  # thresholds live in the manifest
     with pytest.raises(UnsupportedTargetError, match="no verify calibration in its manifest"):

@@ -2,7 +2,7 @@ import Foundation
 
 /// `manifest.json` written by `petface-export`: the artifacts it built and the contract each obeys.
 ///
-/// Mirrors `petface_edge/runtime/manifest.py` (schema `petface-manifest`, version 1). Fields the
+/// Mirrors `petface_edge/runtime/manifest.py` (schema `petface-manifest`, version 1, any minor). Fields the
 /// app does not use (parity, tools, producer) are kept as free-form JSON so nothing is lost.
 public struct Manifest: Sendable {
     public static let schema = "petface-manifest"
@@ -46,9 +46,12 @@ public struct Manifest: Sendable {
         guard let top = raw as? [String: Any], top["schema"] as? String == schema else {
             throw ManifestError(origin, "not a petface manifest (expected schema '\(schema)')")
         }
+        // schema_version is the major version: only ours opens. A newer schema_minor only adds fields, which
+        // the decoder ignores (Decodable skips keys it does not declare).
         let version = (top["schema_version"] as? Int) ?? 0
-        if version > schemaVersion {
-            throw ManifestError(origin, "manifest schema \(version) is newer than this PetFaceKit supports (\(schemaVersion))")
+        if version != schemaVersion {
+            throw ManifestError(origin, "manifest schema version \(top["schema_version"].map { "\($0)" } ?? "missing") "
+                + "is not supported: this PetFaceKit reads version \(schemaVersion) (any minor)")
         }
         do {
             let body = try JSONDecoder().decode(Body.self, from: data)

@@ -69,16 +69,31 @@ final class ManifestTests: XCTestCase {
         XCTAssertThrowsError(try parse(#"{"schema": "other"}"#)) { error in
             XCTAssertEqual("\(error)", "/exports/run1/manifest.json: not a petface manifest (expected schema 'petface-manifest')")
         }
-        XCTAssertThrowsError(try parse(#"{"schema": "petface-manifest", "schema_version": 9}"#)) { error in
-            XCTAssertTrue("\(error)".contains("manifest schema 9 is newer"), "\(error)")
+        XCTAssertThrowsError(try parse(#"{"schema": "petface-manifest", "schema_version": 2}"#)) { error in
+            XCTAssertEqual("\(error)", "/exports/run1/manifest.json: manifest schema version 2 is not supported: "
+                           + "this PetFaceKit reads version 1 (any minor)")
         }
         XCTAssertThrowsError(try parse("{not json")) { error in
             XCTAssertTrue("\(error)".contains("not valid JSON"), "\(error)")
         }
-        let noLayout = #"{"schema": "petface-manifest", "artifacts": [{"id": "a", "format": "onnx", "precision": "fp32", "path": "a.onnx", "status": "passed", "input": {"name": "x", "dtype": "float32", "size": 112}}]}"#
+        let noLayout = #"{"schema": "petface-manifest", "schema_version": 1, "artifacts": [{"id": "a", "format": "onnx", "precision": "fp32", "path": "a.onnx", "status": "passed", "input": {"name": "x", "dtype": "float32", "size": 112}}]}"#
         XCTAssertThrowsError(try parse(noLayout)) { error in
             XCTAssertTrue("\(error)".contains("missing 'layout' at .artifacts[0].input"), "\(error)")
         }
+    }
+
+    func testNewerMinorSchemaOpensAndIgnoresUnknownFields() throws {
+        let m = try parse("""
+        {"schema": "petface-manifest", "schema_version": 1, "schema_minor": 42, "future": {"x": [1, 2]},
+         "model": {"checkpoint_sha256": "abc", "image_size": 112, "embedding_dim": 128},
+         "artifacts": [{"id": "coreml-fp16", "format": "coreml", "precision": "fp16", "identify_thresholds": [{"n": 1}],
+                        "path": "pet_embedder_fp16.mlpackage", "status": "passed",
+                        "input": {"name": "pixels", "layout": "NCHW", "dtype": "float32", "size": 112, "hint": 1},
+                        "output": {"name": "embedding", "dtype": "float32", "dim": 128},
+                        "thresholds": {"best_accuracy": 0.41, "source": "val split"}}]}
+        """)
+        XCTAssertEqual(m.schemaVersion, 1)
+        XCTAssertEqual(try m.artifact(id: "coreml-fp16").defaultThreshold, 0.41)
     }
 
     func testMissingFileNamesThePath() {
@@ -89,7 +104,7 @@ final class ManifestTests: XCTestCase {
 
     func testFailedArtifactsAreNeverPreferred() throws {
         let m = try parse("""
-        {"schema": "petface-manifest", "artifacts": [
+        {"schema": "petface-manifest", "schema_version": 1, "artifacts": [
           {"id": "coreml-fp16", "format": "coreml", "precision": "fp16", "path": "a", "status": "failed parity",
            "input": {"name": "x", "layout": "NCHW", "dtype": "float32", "size": 112},
            "output": {"name": "y", "dtype": "float32", "dim": 128}},

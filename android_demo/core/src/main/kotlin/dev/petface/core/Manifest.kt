@@ -91,9 +91,11 @@ data class Manifest(
             }
             if (root.raw("schema") != SCHEMA) throw ManifestException("$where: not a petface manifest (expected schema '$SCHEMA')")
             return try {
+                // schema_version is the major version: only ours opens. A newer schema_minor only adds fields,
+                // which this reader ignores (it reads the keys it knows and never rejects extra ones).
                 val version = root.int("schema_version")
-                if (version > SCHEMA_VERSION) {
-                    throw ManifestException("$where: manifest schema $version is newer than this app supports ($SCHEMA_VERSION)")
+                if (version != SCHEMA_VERSION) {
+                    throw ManifestException("$where: manifest schema version $version is not supported: this app reads version $SCHEMA_VERSION (any minor)")
                 }
                 val model = root.obj("model")
                 val usable = ArrayList<Artifact>()
