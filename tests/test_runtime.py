@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from petface_edge import BackendError, Embedder, EmbedderOptions, Gallery, ModelError, VerifyResult
+from petface_edge import (
+    BackendError,
+    DecisionPolicy,
+    Embedder,
+    EmbedderOptions,
+    Gallery,
+    ModelError,
+    UnsupportedTargetError,
+    VerifyResult,
+)
 from petface_edge.data import load_splits
 from petface_edge.imaging import preprocess
 from petface_edge.runtime.manifest import Manifest
@@ -102,7 +111,7 @@ def test_a_bare_artifact_carries_its_own_contract(exported, manifest, opened, tm
     assert bare.artifact.id == artifact_id and bare.artifact.status == "not verified"
     assert np.array_equal(bare.embed(held_out[:4]), opened(artifact_id).embed(held_out[:4]))
     assert bare.threshold is None  # thresholds live in the manifest
-    with pytest.raises(ModelError, match="no calibrated threshold"):
+    with pytest.raises(UnsupportedTargetError, match="no verify calibration in its manifest"):
         bare.verify(held_out[0], held_out[1])
     assert bare.verify(held_out[0], held_out[0], threshold=0.5).same
 
@@ -177,9 +186,14 @@ def test_similarity_and_verify(embedder, held_out):
     assert embedder.similarity(va, vb) == pytest.approx(float(va @ vb), abs=1e-6)
     result = embedder.verify(a, b)
     assert isinstance(result, VerifyResult)
-    assert result.threshold == embedder.artifact.thresholds["best_accuracy"]
-    assert result.same == (result.score >= result.threshold) and "best_accuracy" in result.threshold_source
-    assert embedder.verify(a, b, threshold=-1.0) == VerifyResult(result.score, True, -1.0, "caller")
+    assert result.threshold == embedder.artifact.thresholds["verify"]["thresholds"]["1e-3"] and result.far == 1e-3
+    assert result.same == (result.score >= result.threshold) and "verify FAR 1e-3" in result.threshold_source
+    raw = embedder.verify(a, b, threshold=-1.0)
+    assert (raw.score, raw.same, raw.threshold, raw.far) == (result.score, True, -1.0, None)
+    assert embedder.verify(a, b, far=1e-2).threshold == embedder.artifact.thresholds["verify"]["thresholds"]["1e-2"]
+    strict = Embedder.open(embedder.options.model, policy=DecisionPolicy(verify_far=1e-4))
+    assert strict.verify(a, b).threshold == embedder.artifact.thresholds["verify"]["thresholds"]["1e-4"]
+    assert strict.verify(a, b, far=1e-2).far == 1e-2  # the call beats the options
     with pytest.raises(ValueError, match="one image"):
         embedder.similarity([a, b], a)
 

@@ -231,16 +231,16 @@ public struct Artifact: Decodable, Sendable {
     public let bytes: Int
     public let sha256: String
     public let parity: [String: JSONValue]
-    /// Cosine thresholds: "far_1e-2", "far_1e-3", "far_1e-4", "best_accuracy" (numbers) and "source" (text).
+    /// Cosine thresholds: "far_1e-2", "far_1e-3", "far_1e-4", "best_accuracy" (numbers by direct counts),
+    /// "source" (text) and the "verify" / "identify" decision tables (`decisions`).
     public let thresholds: [String: JSONValue]
+    /// The verify / identify policies the Python runtime decides with; nil when the manifest predates them.
+    public let decisions: DecisionTables?
     public let quantized: String
 
     /// Passed verification against the PyTorch reference.
     public var shippable: Bool { status == "passed" }
     public var failed: Bool { status.hasPrefix("failed") }
-
-    /// The threshold identify uses by default, as in the Python runtime.
-    public var defaultThreshold: Double? { threshold("best_accuracy") }
 
     public func threshold(_ key: String) -> Double? { thresholds[key]?.doubleValue }
 
@@ -261,6 +261,11 @@ public struct Artifact: Decodable, Sendable {
         sha256 = try c.decodeIfPresent(String.self, forKey: .sha256) ?? ""
         parity = try c.decodeIfPresent([String: JSONValue].self, forKey: .parity) ?? [:]
         thresholds = try c.decodeIfPresent([String: JSONValue].self, forKey: .thresholds) ?? [:]
+        do {
+            decisions = try DecisionTables(thresholds, artifact: id)
+        } catch {
+            throw DecodingError.dataCorruptedError(forKey: .thresholds, in: c, debugDescription: "\(error)")
+        }
         quantized = try c.decodeIfPresent(String.self, forKey: .quantized) ?? ""
     }
 }
