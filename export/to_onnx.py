@@ -98,12 +98,12 @@ def prelu_for_nchwc(graph: onnx.ModelProto) -> onnx.ModelProto:
     def nodes_for(x: str, a: str, y: str, slope: np.ndarray, out: onnx.ModelProto) -> list:
         channels = slope.size
         out.graph.initializer.extend([
-            numpy_helper.from_array(np.full((channels, 1, 1, 1), -1, slope.dtype), f"{a}/minus_one"),
-            numpy_helper.from_array((1 - slope).reshape(channels, 1, 1, 1), f"{a}/one_minus")])
+            numpy_helper.from_array(np.full((channels, 1, 1, 1), -1, slope.dtype), f"{y}/minus_one"),
+            numpy_helper.from_array((1 - slope).reshape(channels, 1, 1, 1), f"{y}/one_minus")])
         conv = {"group": channels, "kernel_shape": [1, 1]}
-        return [helper.make_node("Conv", [x, f"{a}/minus_one"], [f"{y}/minus_x"], **conv),
+        return [helper.make_node("Conv", [x, f"{y}/minus_one"], [f"{y}/minus_x"], **conv),
                 helper.make_node("Relu", [f"{y}/minus_x"], [f"{y}/negative_part"]),
-                helper.make_node("Conv", [f"{y}/negative_part", f"{a}/one_minus"], [f"{y}/correction"], **conv),
+                helper.make_node("Conv", [f"{y}/negative_part", f"{y}/one_minus"], [f"{y}/correction"], **conv),
                 helper.make_node("Add", [x, f"{y}/correction"], [y])]
 
     return rewrite_prelu(graph, nodes_for)
