@@ -9,15 +9,16 @@ from petface_edge.errors import PetfaceError
 from petface_edge.runtime.manifest import NOT_VERIFIABLE, PASSED
 
 from .exporter import DEFAULT_VERIFY_IMAGES, export_model
-from .formats import FORMATS
+from .formats import FORMATS, OPTIONAL
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = ArgumentParser(prog="petface-export", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="pet_embedder.pt written by petface-train")
     parser.add_argument("--output-dir", required=True, help="where artifacts, manifest.json and report.md go")
-    parser.add_argument("--formats", nargs="+", choices=list(FORMATS), default=list(FORMATS), metavar="FORMAT",
-                        help=f"any of {', '.join(FORMATS)} (default: all)")
+    parser.add_argument("--formats", nargs="+", choices=list(FORMATS), metavar="FORMAT",
+                        help=f"any of {', '.join(FORMATS)} (default: all; {', '.join(OPTIONAL)} only where its "
+                             "extra is installed)")
     parser.add_argument("--fp16", action="store_true", help="also build FP16 variants")
     parser.add_argument("--int8", action="store_true", help="also build INT8 variants (calibrated)")
     parser.add_argument("--image-size", type=positive_int, help="input side; must match the checkpoint")

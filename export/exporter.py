@@ -40,7 +40,7 @@ from petface_edge.runtime.manifest import (
     output_contract_from_dict,
 )
 
-from .formats import FORMATS, Variant, select
+from .formats import Variant, available, select
 from .report import write_report
 from .thresholds import thresholds
 from .verify import GATES, HeldOut, embed_pixels, failures, held_out_sets, parity, reference_embeddings
@@ -178,7 +178,7 @@ def _size(n: int) -> str:
 
 
 def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
-                 formats: Iterable[str] = tuple(FORMATS), fp16: bool = False, int8: bool = False,
+                 formats: Optional[Iterable[str]] = None, fp16: bool = False, int8: bool = False,
                  image_size: Optional[int] = None, data_dir: Optional[str | os.PathLike] = None,
                  splits: Optional[str | os.PathLike] = None, verify_images: int = DEFAULT_VERIFY_IMAGES,
                  calibration: Optional[str | os.PathLike] = None, progress: bool = True) -> Manifest:
@@ -188,7 +188,7 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
     do not raise: they are "failed export" rows in the returned manifest.
     """
     try:
-        variants = select(formats, fp16, int8)
+        variants = select(available() if formats is None else formats, fp16, int8)
     except ValueError as exc:
         raise ExportError(str(exc)) from None
     if verify_images < 2:

@@ -6,11 +6,14 @@ One row per artifact, in the spirit of Ultralytics' export table. Artifact ids a
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from typing import Iterable
 
 # Format -> file suffix, in build order (TFLite reuses the ONNX graph; CoreML is slowest).
-FORMATS = {"onnx": ".onnx", "torchscript": ".ptl", "tflite": ".tflite", "coreml": ".mlpackage"}
+FORMATS = {"onnx": ".onnx", "torchscript": ".ptl", "executorch": ".pte", "tflite": ".tflite", "coreml": ".mlpackage"}
+# Formats whose converter is an optional extra: built by default only where it is installed.
+OPTIONAL = {"executorch": "executorch"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ VARIANTS = (
     Variant("onnx", "int8", "int8", "int8"),
     Variant("torchscript", "fp32", "fp32", "always"),
     Variant("torchscript", "int8", "int8", "int8"),
+    Variant("executorch", "fp32", "fp32", "always"),
+    Variant("executorch", "int8", "int8", "int8"),
     Variant("tflite", "fp32", "fp32", "always"),
     Variant("tflite", "fp16", "fp16", "fp16"),
     Variant("tflite", "dynamic-range", "int8", "int8"),
@@ -49,6 +54,11 @@ VARIANTS = (
     Variant("coreml", "w8", "int8", "int8"),
     Variant("coreml", "w8a8", "int8", "int8"),
 )
+
+
+def available() -> list[str]:
+    """The default ``--formats``: every format whose converter is installed here (``OPTIONAL`` ones only then)."""
+    return [f for f in FORMATS if f not in OPTIONAL or importlib.util.find_spec(OPTIONAL[f]) is not None]
 
 
 def select(formats: Iterable[str], fp16: bool = False, int8: bool = False) -> list[Variant]:
