@@ -28,11 +28,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--verify-images", type=positive_int, default=DEFAULT_VERIFY_IMAGES,
                         help=f"held-out images for parity (default {DEFAULT_VERIFY_IMAGES})")
     parser.add_argument("--calibration", help="calibration file from petface-calibrate (default: build one)")
+    parser.add_argument("--qat-epochs", type=positive_int, default=0, metavar="N",
+                        help="with --int8: first fine-tune N epochs with fake-quant (PT2E QAT, distilled to the FP32 "
+                             "model on the train split; needs --data-dir/--splits) and build every INT8 artifact "
+                             "from it")
     args = parser.parse_args(argv)
     try:
         manifest = export_model(args.checkpoint, args.output_dir, formats=args.formats, fp16=args.fp16,
                                 int8=args.int8, image_size=args.image_size, data_dir=args.data_dir,
-                                splits=args.splits, verify_images=args.verify_images, calibration=args.calibration)
+                                splits=args.splits, verify_images=args.verify_images, calibration=args.calibration,
+                                qat_epochs=args.qat_epochs)
     except PetfaceError as exc:
         fail(parser.prog, str(exc))
     bad = [a for a in manifest.artifacts if a.status not in (PASSED, NOT_VERIFIABLE)]

@@ -40,7 +40,7 @@ from petface_edge.runtime.manifest import (
     output_contract_from_dict,
 )
 
-from .formats import Variant, available, select
+from .formats import Variant, available, fallback_for, select
 from .report import write_report
 from .thresholds import thresholds
 from .verify import GATES, HeldOut, embed_pixels, failures, held_out_sets, parity, reference_embeddings
@@ -181,11 +181,13 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
                  formats: Optional[Iterable[str]] = None, fp16: bool = False, int8: bool = False,
                  image_size: Optional[int] = None, data_dir: Optional[str | os.PathLike] = None,
                  splits: Optional[str | os.PathLike] = None, verify_images: int = DEFAULT_VERIFY_IMAGES,
-                 calibration: Optional[str | os.PathLike] = None, progress: bool = True) -> Manifest:
+                 calibration: Optional[str | os.PathLike] = None, qat_epochs: int = 0,
+                 progress: bool = True) -> Manifest:
     """Build, verify and describe the artifacts; writes ``output_dir/manifest.json`` and ``report.md``.
 
     Raises :class:`ExportError` for bad input (before any conversion). Converter failures
-    do not raise: they are "failed export" rows in the returned manifest.
+    do not raise: they are "failed export" rows in the returned manifest. ``qat_epochs`` > 0 fine-tunes
+    with fake-quant first (``export.qat``) and builds every INT8 artifact from that (needs the dataset).
     """
     try:
         variants = select(available() if formats is None else formats, fp16, int8)
@@ -195,6 +197,8 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
         raise ExportError(f"verify_images must be at least 2, got {verify_images}")
     if (data_dir is None) != (splits is None):
         raise ExportError("--data-dir and --splits go together (held-out images come from the split file)")
+    if qat_epochs and (not int8 or data_dir is None):
+        raise ExportError("--qat-epochs needs --int8 and --data-dir/--splits (it fine-tunes on the run's train split)")
     checkpoint, output_dir = Path(checkpoint), Path(output_dir)
     model = _load_model(checkpoint, image_size)
     size = model.image_size
@@ -217,25 +221,48 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
            "model": info, "calibration": str((output_dir / CALIBRATION_FILE).resolve()) if calib else None}
     artifacts: list[Artifact] = []
     network: list[str] = []
+    qat_record = None
     with tempfile.TemporaryDirectory(prefix="petface-export-") as tmp:
-        for fmt, group in itertools.groupby(variants, key=lambda v: v.format):
-            group = list(group)
+        int8_job = job
+        if qat_epochs:
+            from . import qat
+
+            int8_job, qat_record = qat.tuned_job(model, job, Path(data_dir), Path(splits), qat_epochs, output_dir,
+                                                 Path(tmp), lambda m: _log(progress, m))
+
+        def build(fmt: str, group: list[Variant], tag: str = "") -> list[Artifact]:
+            """Convert ``group`` (INT8 variants from the QAT-tuned job), verify each, log one line."""
             for v in group:  # a stale file from an earlier export must never pass for this one
                 target = output_dir / v.filename
                 shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-            _log(progress, f"{fmt}: start ({', '.join(v.precision for v in group)})")
-            start = time.perf_counter()
-            results, process_error, attempts = _run_converter(fmt, group, job, Path(tmp) / fmt)
-            network += attempts
-            rows = []
-            for v in group:
-                art = _artifact(v, results.get(v.precision), process_error, output_dir)
-                if art.status != FAILED_EXPORT:
-                    _verify(art, output_dir / art.path, v.gate, parity_set, reference, threshold_set,
-                            reference_thresholds, results[v.precision].get("notes", {}))
-                artifacts.append(art)
-                rows.append(f"{v.precision} {_size(art.bytes) if art.bytes else '-'} {art.status}")
-            _log(progress, f"{fmt}: end in {time.perf_counter() - start:.1f} s: {', '.join(rows)}")
+            _log(progress, f"{fmt}: start{tag} ({', '.join(v.precision for v in group)})")
+            start, built = time.perf_counter(), []
+            for part, part_job in ((p, j) for p, j in (([v for v in group if v.gate != "int8"], job),
+                                                        ([v for v in group if v.gate == "int8"], int8_job)) if p):
+                results, process_error, attempts = _run_converter(fmt, part, part_job, Path(tmp) / (fmt + tag) /
+                                                                  str(len(built)))
+                network.extend(attempts)
+                for v in part:
+                    art = _artifact(v, results.get(v.precision), process_error, output_dir)
+                    if v.gate == "int8":  # PTQ or QAT, and from which weights
+                        art.recipe.update(quantization="qat" if qat_record else "ptq",
+                                          weights=qat_record["checkpoint"] if qat_record else "the checkpoint")
+                    if art.status != FAILED_EXPORT:
+                        _verify(art, output_dir / art.path, v.gate, parity_set, reference, threshold_set,
+                                reference_thresholds, results[v.precision].get("notes", {}))
+                    built.append(art)
+            rows = [f"{a.precision} {_size(a.bytes) if a.bytes else '-'} {a.status}" for a in built]
+            _log(progress, f"{fmt}: end{tag} in {time.perf_counter() - start:.1f} s: {', '.join(rows)}")
+            return built
+
+        for fmt, group in itertools.groupby(variants, key=lambda v: v.format):
+            group = list(group)
+            built = build(fmt, group)
+            # Sensitivity-guided fallback: the full-integer file that missed its gate stays, failed, under its id.
+            failed = {a.id for a in built if a.status == FAILED_PARITY}
+            for mixed in filter(None, (fallback_for(v) for v in group if v.id in failed)):
+                built += build(fmt, [mixed], " (mixed fallback)")
+            artifacts += built
     manifest = Manifest(
         model=info, artifacts=artifacts,
         producer={"name": "petface-edge", "version": __version__, "python": platform.python_version(),
@@ -245,7 +272,8 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
                       "threshold_images": len(threshold_set.labels), "threshold_source": threshold_set.source,
                       "reference": "PyTorch FP32 embedder from the checkpoint", "gates": GATES,
                       "reference_thresholds": reference_thresholds, "calibration": calib,
-                      "ship": [a.id for a in artifacts if a.shippable], "network_attempts": network},
+                      "ship": [a.id for a in artifacts if a.shippable], "network_attempts": network,
+                      "qat": qat_record},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), directory=output_dir)
     manifest.save(output_dir / "manifest.json")
     write_report(manifest, output_dir / "report.md")

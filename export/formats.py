@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Optional
 
 # Format -> file suffix, in build order (TFLite reuses the ONNX graph; CoreML is slowest).
 FORMATS = {"onnx": ".onnx", "torchscript": ".ptl", "executorch": ".pte", "tflite": ".tflite", "coreml": ".mlpackage"}
@@ -21,7 +21,7 @@ class Variant:
     format: str
     precision: str
     gate: str  # parity gate: "fp32" | "fp16" | "int8"
-    flag: str  # built when: "always" | "fp16" | "int8"
+    flag: str  # built when: "always" | "fp16" | "int8" | "fallback" (the exporter's, see ``fallback_for``)
 
     @property
     def id(self) -> str:
@@ -33,7 +33,7 @@ class Variant:
 
     @property
     def needs_calibration(self) -> bool:
-        return self.precision in ("int8", "int8-float-io", "w8a8")
+        return self.precision in ("int8", "int8-float-io", "int8-mixed", "w8a8")
 
 
 VARIANTS = (
@@ -44,6 +44,7 @@ VARIANTS = (
     Variant("torchscript", "int8", "int8", "int8"),
     Variant("executorch", "fp32", "fp32", "always"),
     Variant("executorch", "int8", "int8", "int8"),
+    Variant("executorch", "int8-mixed", "int8", "fallback"),
     Variant("tflite", "fp32", "fp32", "always"),
     Variant("tflite", "fp16", "fp16", "fp16"),
     Variant("tflite", "dynamic-range", "int8", "int8"),
@@ -73,3 +74,12 @@ def select(formats: Iterable[str], fp16: bool = False, int8: bool = False) -> li
     order = list(FORMATS)
     chosen = [v for v in VARIANTS if v.format in formats and v.flag in wanted]
     return sorted(chosen, key=lambda v: order.index(v.format))
+
+
+def fallback_for(variant: Variant) -> Optional[Variant]:
+    """The mixed-precision variant built when ``variant`` (full integer) misses its gate, if its format has one.
+
+    Its id ends in ``-mixed``: a tool that needs full integer (an NPU) never gets it under the full-integer name.
+    """
+    return next((v for v in VARIANTS if v.flag == "fallback" and v.format == variant.format
+                 and v.precision == f"{variant.precision}-mixed"), None)

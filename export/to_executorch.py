@@ -9,6 +9,7 @@ the program: a constant method ``petface_metadata`` returns its JSON as a uint8 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Callable, Iterable, Optional
 
@@ -18,7 +19,7 @@ import torch
 from petface_edge.runtime.manifest import InputContract, OutputContract
 
 from .context import Built, Context
-from .verify import STEM_CONVS, cosine_stats, search_recipes
+from .verify import RECIPE_CHECK, STEM_CONVS, cosine_stats, meets, search_recipes
 
 INPUT, OUTPUT = "pixels", "embedding"
 MAX_BATCH = 32  # the Embedder's default max_batch: larger batches run in slices
@@ -29,6 +30,9 @@ METADATA_METHOD = "petface_metadata"
 WEIGHTED = ("aten.conv2d.default", "aten.linear.default", "aten.batch_norm.default")
 # PT2E recipes, best first (kept by verify.RECIPE_CHECK, as for the other formats). The second keeps
 # the full-resolution stem float too, where per-layer SQNR shows int8 losing most (see export/to_onnx.py).
+# The mixed fallback: blocks ranked on this many calibration images, at most this many kept float.
+SENSITIVITY_IMAGES = 64
+MAX_FLOAT_BLOCKS = 4
 INT8_RECIPES = (
     {"name": "xnnpack-per-channel-symmetric-float-l2norm", "float": "tail"},
     {"name": "xnnpack-per-channel-symmetric-float-l2norm-and-stem", "float": "tail+stem"},
@@ -40,10 +44,12 @@ def contracts(image_size: int, dim: int) -> tuple[InputContract, OutputContract]
 
 
 def exported(model: torch.nn.Module, image_size: int) -> torch.export.ExportedProgram:
-    """``torch.export`` with a dynamic batch axis (1..MAX_BATCH)."""
+    """``torch.export`` with a dynamic batch axis (1..MAX_BATCH); a PT2E graph module is already in eval mode."""
     example = (torch.zeros(2, 3, image_size, image_size),)
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    return torch.export.export(model.eval(), example, dynamic_shapes=({0: batch},))
+    if not isinstance(model, torch.fx.GraphModule):
+        model = model.eval()
+    return torch.export.export(model, example, dynamic_shapes=({0: batch},))
 
 
 def quantizer(is_qat: bool = False):
@@ -101,18 +107,21 @@ def quantize_ptq(model: torch.nn.Module, image_size: int, batches: Iterable[torc
     return convert_pt2e(prepared)
 
 
-def lower(module: torch.nn.Module, image_size: int, metadata: dict[str, str]) -> bytes:
+def lower(module: torch.nn.Module | torch.export.ExportedProgram, image_size: int, metadata: dict[str, str]) -> bytes:
     """Lower to XNNPACK and serialize; the metadata JSON rides along as a constant method."""
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import (
+        XnnpackPartitioner,
+    )
     from executorch.exir import to_edge_transform_and_lower
 
     blob = torch.frombuffer(bytearray(json.dumps(metadata).encode()), dtype=torch.uint8)
-    edge = to_edge_transform_and_lower(exported(module, image_size), partitioner=[XnnpackPartitioner()],
+    program = module if isinstance(module, torch.export.ExportedProgram) else exported(module, image_size)
+    edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()],
                                        constant_methods={METADATA_METHOD: blob})
     return edge.to_executorch().buffer
 
 
-def _save(ctx: Context, module: torch.nn.Module, precision: str, quantized: str, notes: Optional[dict] = None
+def _save(ctx: Context, module: torch.nn.Module | torch.export.ExportedProgram, precision: str, quantized: str, notes: Optional[dict] = None
           ) -> Built:
     from executorch.version import __version__ as executorch_version
 
@@ -128,25 +137,33 @@ def build_fp32(ctx: Context) -> Built:
     return _save(ctx, ctx.model, "fp32", "nothing: float32 weights and activations (XNNPACK)")
 
 
-def _calibration_check(ctx: Context) -> tuple[torch.Tensor, np.ndarray]:
-    """The calibration images (train split) as NCHW floats and the float model's embeddings of them."""
-    from petface_edge.calibration.feeds import nchw_float
+def _embed(module: Callable, ctx: Context, calib=None) -> np.ndarray:
+    """``module`` on the calibration images (train split: no held-out leak), in batches the program accepts."""
+    from petface_edge.calibration.feeds import torch_batches
 
-    x = torch.from_numpy(nchw_float(ctx.calibration))
     with torch.no_grad():
-        return x, ctx.model(x).numpy()
+        return np.concatenate([module(x).numpy() for x in torch_batches(calib or ctx.calibration, MAX_BATCH)])
 
 
 def build_int8(ctx: Context) -> Built:
     from petface_edge.calibration.feeds import torch_batches
 
-    x, reference = _calibration_check(ctx)
+    reference = _embed(ctx.model, ctx)
+    if ctx.job.get("qat_program"):  # export.qat's graph: its fake-quant ranges were learned, nothing to calibrate
+        import torchao.quantization.pt2e.quantize_pt2e  # noqa: F401  (registers the quantized ops it references)
+
+        program = torch.export.load(ctx.job["qat_program"])
+        stats = cosine_stats(reference, _embed(program.module(), ctx))
+        quantized = ("int8 weights (per-channel, symmetric) and int8 activations, ranges learned by quantization-aware "
+                     "fine-tuning (PT2E QAT, XNNPACKQuantizer); float: flatten and L2 normalization; input and "
+                     "output float32")
+        return _save(ctx, program, "int8", quantized, {"recipe": "xnnpack-per-channel-symmetric-qat-float-l2norm",
+                                                       "self_check": stats})
 
     def build(recipe: dict) -> tuple[torch.nn.Module, dict]:
         q = quantize_ptq(ctx.model, ctx.image_size, torch_batches(ctx.calibration),
                          lambda g: float_node_names(g, recipe["float"]))
-        with torch.no_grad():
-            return q, cosine_stats(reference, q(x).numpy())
+        return q, cosine_stats(reference, _embed(q, ctx))
 
     best, module, tried = search_recipes(INT8_RECIPES, build)
     kept = {"tail": "flatten and L2 normalization",
@@ -154,7 +171,67 @@ def build_int8(ctx: Context) -> Built:
                          "normalization"}[best["float"]]
     quantized = (f"int8 weights (per-channel, symmetric) and int8 activations (PT2E XNNPACKQuantizer, MinMax "
                  f"observers on {len(ctx.calibration)} images); float: {kept}; input and output float32")
-    return _save(ctx, module, "int8", quantized, {"recipe": best["name"], "tried": tried, "method": "ptq"})
+    return _save(ctx, module, "int8", quantized, {"recipe": best["name"], "tried": tried})
 
 
-BUILDERS = {"fp32": build_fp32, "int8": build_int8}
+def blocks(graph: torch.fx.Graph) -> dict[str, set[str]]:
+    """The graph's call nodes by the network block they come from (``features.3``, ``gdconv``, ...), in order;
+    the tail (flatten, L2 normalization) is left out: it is float in every recipe."""
+    tail = float_node_names(graph, "tail")
+    out: dict[str, set[str]] = {}
+    for node in graph.nodes:
+        if node.op != "call_function" or node.name in tail:
+            continue
+        stack = list(node.meta.get("nn_module_stack", {}).values())
+        path = stack[-1][0].split(".") if stack and stack[-1][0] else ["input normalization"]
+        out.setdefault(".".join(path[:2] if path[0] == "features" else path[:1]), set()).add(node.name)
+    return out
+
+
+def build_int8_mixed(ctx: Context) -> Built:
+    """Sensitivity-guided fallback, built when the full-integer ``executorch-int8`` missed its gate.
+
+    Each block's sensitivity is the 1st-percentile cosine gained when that block alone stays float (on a
+    subset of the calibration images, against the float model); blocks are kept float most sensitive first
+    until the recipe check passes (at most ``MAX_FLOAT_BLOCKS``). Never shipped under the full-integer name.
+    """
+    from petface_edge.calibration.feeds import torch_batches
+
+    reference = _embed(ctx.model, ctx)
+    calib = ctx.calibration
+    every = np.linspace(0, len(calib) - 1, min(SENSITIVITY_IMAGES, len(calib))).astype(int)  # spread over identities
+    sample = dataclasses.replace(calib, pixels=calib.pixels[every], sources=[calib.sources[i] for i in every],
+                                 labels=[calib.labels[i] for i in every])
+    sample_reference = _embed(ctx.model, ctx, sample)
+    graph = exported(ctx.model, ctx.image_size).module().graph
+    parts = blocks(graph)
+    tail = float_node_names(graph, "tail")
+
+    def quantized(keep: Iterable[str], calib) -> torch.fx.GraphModule:
+        names = set(tail).union(*(parts[b] for b in keep))
+        return quantize_ptq(ctx.model, ctx.image_size, torch_batches(calib, MAX_BATCH), lambda g: names)
+
+    base = cosine_stats(sample_reference, _embed(quantized([], sample), ctx, sample))["cos_p1"]
+    gain = {b: cosine_stats(sample_reference, _embed(quantized([b], sample), ctx, sample))["cos_p1"] - base
+            for b in parts}
+    ranked = sorted(gain, key=gain.get, reverse=True)[:MAX_FLOAT_BLOCKS]
+    tried = []
+    for n in range(1, len(ranked) + 1):
+        module = quantized(ranked[:n], ctx.calibration)
+        stats = cosine_stats(reference, _embed(module, ctx))
+        tried.append({"float_blocks": ranked[:n], **stats})
+        if meets(stats, RECIPE_CHECK):
+            break
+    kept = tried[-1]["float_blocks"]
+    quantized_words = (f"int8 weights (per-channel, symmetric) and int8 activations (PT2E XNNPACKQuantizer, MinMax on "
+                       f"{len(ctx.calibration)} images) except float blocks {', '.join(kept)}, flatten and L2 "
+                       "normalization; input and output float32")
+    notes = {"recipe": "xnnpack-per-channel-symmetric-mixed", "float_layers": kept,
+             "sensitivity": {"measure": f"cos_p1 gained when the block alone stays float ({len(sample)} calibration "
+                                        "images)", "full_integer_cos_p1": base,
+                             "gain": {b: round(g, 6) for b, g in sorted(gain.items(), key=lambda kv: -kv[1])}},
+             "tried": tried}
+    return _save(ctx, module, "int8-mixed", quantized_words, notes)
+
+
+BUILDERS = {"fp32": build_fp32, "int8": build_int8, "int8-mixed": build_int8_mixed}
