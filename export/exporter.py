@@ -239,8 +239,8 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
             start, built = time.perf_counter(), []
             for part, part_job in ((p, j) for p, j in (([v for v in group if v.gate != "int8"], job),
                                                         ([v for v in group if v.gate == "int8"], int8_job)) if p):
-                results, process_error, attempts = _run_converter(fmt, part, part_job, Path(tmp) / (fmt + tag) /
-                                                                  str(len(built)))
+                work = Path(tempfile.mkdtemp(prefix=f"{fmt}-", dir=tmp)) / "work"
+                results, process_error, attempts = _run_converter(fmt, part, part_job, work)
                 network.extend(attempts)
                 for v in part:
                     art = _artifact(v, results.get(v.precision), process_error, output_dir)

@@ -50,6 +50,7 @@ VARIANTS = (
     Variant("tflite", "dynamic-range", "int8", "int8"),
     Variant("tflite", "int8", "int8", "int8"),
     Variant("tflite", "int8-float-io", "int8", "int8"),
+    Variant("tflite", "int8-mixed", "int8", "fallback"),
     Variant("coreml", "fp32", "fp32", "always"),
     Variant("coreml", "fp16", "fp16", "fp16"),
     Variant("coreml", "w8", "int8", "int8"),

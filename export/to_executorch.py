@@ -9,6 +9,7 @@ the program: a constant method ``petface_metadata`` returns its JSON as a uint8 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from typing import Callable, Iterable, Optional
@@ -94,13 +95,13 @@ def keeping_float(inner, names: Iterable[str]):
     return _KeepFloat()
 
 
-def quantize_ptq(model: torch.nn.Module, image_size: int, batches: Iterable[torch.Tensor],
-                 float_nodes: Callable[[torch.fx.Graph], set[str]]) -> torch.fx.GraphModule:
-    """PT2E post-training quantization: prepare, observe ``batches``, convert (a float-simulated int8 module)."""
+def quantize_ptq(graph_module: torch.fx.GraphModule, batches: Iterable[torch.Tensor], float_nodes: set[str]
+                 ) -> torch.fx.GraphModule:
+    """PT2E post-training quantization of a copy of ``exported(...).module()``: prepare, observe ``batches``,
+    convert (a float-simulated int8 module)."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    graph_module = exported(model, image_size).module()
-    prepared = prepare_pt2e(graph_module, keeping_float(quantizer(), float_nodes(graph_module.graph)))
+    prepared = prepare_pt2e(copy.deepcopy(graph_module), keeping_float(quantizer(), float_nodes))
     with torch.no_grad():
         for batch in batches:
             prepared(batch)
@@ -159,10 +160,11 @@ def build_int8(ctx: Context) -> Built:
                      "output float32")
         return _save(ctx, program, "int8", quantized, {"recipe": "xnnpack-per-channel-symmetric-qat-float-l2norm",
                                                        "self_check": stats})
+    graph_module = exported(ctx.model, ctx.image_size).module()
 
     def build(recipe: dict) -> tuple[torch.nn.Module, dict]:
-        q = quantize_ptq(ctx.model, ctx.image_size, torch_batches(ctx.calibration),
-                         lambda g: float_node_names(g, recipe["float"]))
+        q = quantize_ptq(graph_module, torch_batches(ctx.calibration),
+                         float_node_names(graph_module.graph, recipe["float"]))
         return q, cosine_stats(reference, _embed(q, ctx))
 
     best, module, tried = search_recipes(INT8_RECIPES, build)
@@ -203,13 +205,13 @@ def build_int8_mixed(ctx: Context) -> Built:
     sample = dataclasses.replace(calib, pixels=calib.pixels[every], sources=[calib.sources[i] for i in every],
                                  labels=[calib.labels[i] for i in every])
     sample_reference = _embed(ctx.model, ctx, sample)
-    graph = exported(ctx.model, ctx.image_size).module().graph
-    parts = blocks(graph)
-    tail = float_node_names(graph, "tail")
+    graph_module = exported(ctx.model, ctx.image_size).module()
+    parts = blocks(graph_module.graph)
+    tail = float_node_names(graph_module.graph, "tail")
 
     def quantized(keep: Iterable[str], calib) -> torch.fx.GraphModule:
         names = set(tail).union(*(parts[b] for b in keep))
-        return quantize_ptq(ctx.model, ctx.image_size, torch_batches(calib, MAX_BATCH), lambda g: names)
+        return quantize_ptq(graph_module, torch_batches(calib, MAX_BATCH), names)
 
     base = cosine_stats(sample_reference, _embed(quantized([], sample), ctx, sample))["cos_p1"]
     gain = {b: cosine_stats(sample_reference, _embed(quantized([b], sample), ctx, sample))["cos_p1"] - base
@@ -219,7 +221,7 @@ def build_int8_mixed(ctx: Context) -> Built:
     for n in range(1, len(ranked) + 1):
         module = quantized(ranked[:n], ctx.calibration)
         stats = cosine_stats(reference, _embed(module, ctx))
-        tried.append({"float_blocks": ranked[:n], **stats})
+        tried.append({"name": f"float {', '.join(ranked[:n])}", "float_blocks": ranked[:n], **stats})
         if meets(stats, RECIPE_CHECK):
             break
     kept = tried[-1]["float_blocks"]

@@ -58,7 +58,7 @@ def test_executorch_artifacts_pass_their_gates(manifest):
     fp32, int8 = manifest.artifact("executorch-fp32"), manifest.artifact("executorch-int8")
     assert fp32.status == PASSED, fp32.error
     assert fp32.parity["runtime"] == "executorch" and fp32.parity["cos_min"] >= 0.9999
-    assert int8.recipe["method"] == "ptq" and int8.recipe["recipe"].startswith("xnnpack-per-channel-symmetric")
+    assert int8.recipe["quantization"] == "ptq" and int8.recipe["recipe"].startswith("xnnpack-per-channel-symmetric")
     assert int8.bytes < 0.4 * fp32.bytes  # int8 weights: a quarter of the float file, plus the graph
     assert int8.parity["verified"] and int8.parity["cos_mean"] > 0.9, int8.parity
 
