@@ -20,7 +20,8 @@ import torch
 from petface_edge.runtime.manifest import InputContract, OutputContract
 
 from .context import Built, Context
-from .verify import RECIPE_CHECK, STEM_CONVS, cosine_stats, meets, search_recipes
+from .formats import MIXED_CHECK
+from .verify import STEM_CONVS, cosine_stats, meets, search_recipes
 
 INPUT, OUTPUT = "pixels", "embedding"
 MAX_BATCH = 32  # the Embedder's default max_batch: larger batches run in slices
@@ -32,7 +33,7 @@ WEIGHTED = ("aten.conv2d.default", "aten.linear.default", "aten.batch_norm.defau
 # PT2E recipes, best first (kept by verify.RECIPE_CHECK, as for the other formats). The second keeps
 # the full-resolution stem float too, where per-layer SQNR shows int8 losing most (see export/to_onnx.py).
 # The mixed fallback: blocks ranked on this many calibration images, at most this many kept float.
-SENSITIVITY_IMAGES = 64
+SENSITIVITY_IMAGES = 32
 MAX_FLOAT_BLOCKS = 4
 INT8_RECIPES = (
     {"name": "xnnpack-per-channel-symmetric-float-l2norm", "float": "tail"},
@@ -76,10 +77,24 @@ def float_node_names(graph: torch.fx.Graph, keep: str) -> set[str]:
 
 
 def keeping_float(inner, names: Iterable[str]):
-    """A quantizer that annotates like ``inner`` except the nodes in ``names``, which stay float."""
-    from torchao.quantization.pt2e.quantizer import Quantizer
+    """A quantizer that annotates like ``inner`` except the nodes in ``names``, which stay float.
+
+    A node whose annotation shares its range with a float node (``SharedQuantizationSpec``, e.g. the op
+    after a float conv) goes float too: the range it would share does not exist.
+    """
+    from torchao.quantization.pt2e.quantizer import Quantizer, SharedQuantizationSpec
 
     names = set(names)
+
+    def shares_with_float(node: torch.fx.Node) -> bool:
+        note = node.meta.get("quantization_annotation")
+        specs = [] if note is None else [note.output_qspec, *note.input_qspec_map.values()]
+        for spec in specs:
+            if isinstance(spec, SharedQuantizationSpec):
+                ref = spec.edge_or_node
+                if any(n.name in names for n in (ref if isinstance(ref, tuple) else (ref,))):
+                    return True
+        return False
 
     class _KeepFloat(Quantizer):
         def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
@@ -87,6 +102,14 @@ def keeping_float(inner, names: Iterable[str]):
             for node in model.graph.nodes:
                 if node.name in names:
                     node.meta.pop("quantization_annotation", None)
+            changed = True
+            while changed:
+                changed = False
+                for node in model.graph.nodes:
+                    if node.name not in names and shares_with_float(node):
+                        node.meta.pop("quantization_annotation", None)
+                        names.add(node.name)
+                        changed = True
             return model
 
         def validate(self, model: torch.fx.GraphModule) -> None:
@@ -178,15 +201,21 @@ def build_int8(ctx: Context) -> Built:
 
 def blocks(graph: torch.fx.Graph) -> dict[str, set[str]]:
     """The graph's call nodes by the network block they come from (``features.3``, ``gdconv``, ...), in order;
-    the tail (flatten, L2 normalization) is left out: it is float in every recipe."""
+    a batch norm goes with the conv it follows (PT2E folds them into one quantized op). The tail (flatten,
+    L2 normalization) is left out: it is float in every recipe."""
     tail = float_node_names(graph, "tail")
     out: dict[str, set[str]] = {}
+    owner: dict[str, str] = {}
     for node in graph.nodes:
         if node.op != "call_function" or node.name in tail:
             continue
         stack = list(node.meta.get("nn_module_stack", {}).values())
         path = stack[-1][0].split(".") if stack and stack[-1][0] else ["input normalization"]
-        out.setdefault(".".join(path[:2] if path[0] == "features" else path[:1]), set()).add(node.name)
+        block = ".".join(path[:2] if path[0] == "features" else path[:1])
+        if str(node.target) == "aten.batch_norm.default" and getattr(node.args[0], "name", None) in owner:
+            block = owner[node.args[0].name]
+        owner[node.name] = block
+        out.setdefault(block, set()).add(node.name)
     return out
 
 
@@ -195,7 +224,8 @@ def build_int8_mixed(ctx: Context) -> Built:
 
     Each block's sensitivity is the 1st-percentile cosine gained when that block alone stays float (on a
     subset of the calibration images, against the float model); blocks are kept float most sensitive first
-    until the recipe check passes (at most ``MAX_FLOAT_BLOCKS``). Never shipped under the full-integer name.
+    until ``formats.MIXED_CHECK`` passes (at most ``MAX_FLOAT_BLOCKS``; else the best). Never shipped under
+    the full-integer name.
     """
     from petface_edge.calibration.feeds import torch_batches
 
@@ -222,9 +252,11 @@ def build_int8_mixed(ctx: Context) -> Built:
         module = quantized(ranked[:n], ctx.calibration)
         stats = cosine_stats(reference, _embed(module, ctx))
         tried.append({"name": f"float {', '.join(ranked[:n])}", "float_blocks": ranked[:n], **stats})
-        if meets(stats, RECIPE_CHECK):
+        if meets(stats, MIXED_CHECK):
             break
-    kept = tried[-1]["float_blocks"]
+    best = tried[-1] if meets(tried[-1], MIXED_CHECK) else max(tried, key=lambda t: t["cos_p1"])
+    kept = best["float_blocks"]
+    module = quantized(kept, ctx.calibration) if best is not tried[-1] else module
     quantized_words = (f"int8 weights (per-channel, symmetric) and int8 activations (PT2E XNNPACKQuantizer, MinMax on "
                        f"{len(ctx.calibration)} images) except float blocks {', '.join(kept)}, flatten and L2 "
                        "normalization; input and output float32")

@@ -23,7 +23,8 @@ from petface_edge.runtime.manifest import InputContract, OutputContract, Quantiz
 
 from .context import Built, Context
 from .tflite_metadata import with_metadata
-from .verify import RECIPE_CHECK, cosine_stats, embed_pixels, meets, search_recipes
+from .formats import MIXED_CHECK
+from .verify import cosine_stats, embed_pixels, meets, search_recipes
 
 # The mixed fallback: layers ranked on this many calibration images; this many kept float, tried in turn.
 MIXED_SAMPLE = 64
@@ -213,8 +214,8 @@ def build_int8_mixed(ctx: Context) -> Built:
     TFLite's quantization debugger measures each quantized layer's error on a calibration subset; layers
     are ranked by RMSE over their own quantization step (``rmse/scale``, about 0.29 for pure rounding
     noise: a layer far above that is one int8 cannot represent) and kept float, worst first, in growing
-    numbers until the recipe check passes. Float32 input and output. Never shipped under the
-    full-integer name.
+    numbers until ``formats.MIXED_CHECK`` passes (else the best tried). Float32 input and output. Never
+    shipped under the full-integer name.
     """
     import csv
     import io
@@ -245,9 +246,12 @@ def build_int8_mixed(ctx: Context) -> Built:
         candidate.write_bytes(data)
         tried.append({"name": f"float {count} layers", "float_layers": ranked[:count],
                       **cosine_stats(reference, _embed_calibration(ctx, candidate))})
-        if meets(tried[-1], RECIPE_CHECK):
+        if meets(tried[-1], MIXED_CHECK):
             break
-    kept = tried[-1]["float_layers"]
+    best = tried[-1] if meets(tried[-1], MIXED_CHECK) else max(tried, key=lambda t: t["cos_p1"])
+    kept = best["float_layers"]
+    if best is not tried[-1]:
+        data = (ctx.work_dir / f"mixed-{len(kept)}.tflite").read_bytes()
     quantized = (f"int8 weights (per-channel) and int8 activations calibrated on {len(ctx.calibration)} images, "
                  f"except {len(kept)} float layers (the highest rmse/scale: {', '.join(kept)}); float32 input "
                  "and output")
