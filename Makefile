@@ -41,10 +41,13 @@ demo: setup
 		models="$$models $$name:$$d/eval/$$name"; \
 	done; \
 	$$bin/petface-compare --models $$models --output $$d/eval/compare.md; \
+	$(PY) -m benchmarks.openset_acceptance $$d/export --work $$d/openset --json $$d/openset/results.json \
+		> $$d/openset.md || echo "openset_acceptance: a gallery size missed FPIR <= 2 x target (see $$d/openset.md)"; \
 	$(PY) -m pytest benchmarks -q -p no:cacheprovider --export-dir $$d/export --bench-mode quick \
 		--bench-table $$d/benchmarks.md > $$d/benchmarks.log || { tail -n 30 $$d/benchmarks.log; exit 1; }; \
 	echo; echo "==== benchmarks ($$d/benchmarks.md) ===="; cat $$d/benchmarks.md; \
 	echo; echo "==== evaluation on the test split ($$d/eval/compare.md) ===="; cat $$d/eval/compare.md; \
+	echo; echo "==== open-set identify, default policy, fresh synthetic pets ($$d/openset.md) ===="; cat $$d/openset.md; \
 	echo; echo "==== export ($$d/export/report.md) ===="; cat $$d/export/report.md
 
 # One pipeline (synthetic data -> tiny trained model -> every export -> golden files) feeds pytest,

@@ -103,7 +103,8 @@ def comparison_export(root: Path, cache: Path, model: Comparison, formats: tuple
     entry.mkdir(parents=True, exist_ok=True)
     data = generate(entry / "data", CALIBRATION_IMAGES // 4, 4, model.image_size, seed=1, overwrite=True)
     checkpoint = calibrated_checkpoint(model, data, entry / "pet_embedder.pt")
-    export_model(checkpoint, entry / "export", formats=formats, fp16=False, int8=False, verify_images=16)
+    export_model(checkpoint, entry / "export", formats=formats, fp16=False, int8=False, verify_images=16,
+                 data="synthetic")
     done.write_text(json.dumps(config) + "\n")
     return entry / "export"
 

@@ -4,7 +4,8 @@ Installed as ``petface_edge.export`` (the repository keeps it in the top-level `
 folder; ``pyproject.toml`` maps it). It needs the ``export`` extra; the runtime never imports it.
 
     >>> from petface_edge.export import export_model
-    >>> manifest = export_model("run/pet_embedder.pt", "exports", fp16=True, int8=True)
+    >>> manifest = export_model("run/pet_embedder.pt", "exports", fp16=True, int8=True)  # the run's own data
+    >>> manifest = reverify("exports")  # later, or on a Mac: re-check the artifacts, nothing re-converted
 """
 
 import importlib.util
@@ -19,5 +20,6 @@ if _missing:
 
 from .exporter import ExportError, export_model  # noqa: E402
 from .formats import FORMATS, VARIANTS  # noqa: E402
+from .reverify import reverify  # noqa: E402
 
-__all__ = ["FORMATS", "VARIANTS", "ExportError", "export_model"]
+__all__ = ["FORMATS", "VARIANTS", "ExportError", "export_model", "reverify"]

@@ -7,11 +7,11 @@ Shared by ``export.worker`` (which runs a converter in its own process) and the
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from petface_edge.runtime.manifest import InputContract, OutputContract
+from petface_edge.runtime.manifest import InputContract, OutputContract, to_json
 
 
 @dataclass
@@ -71,8 +71,8 @@ class Context:
             "image_size": str(self.image_size),
             "embedding_dim": str(self.info["embedding_dim"]),
             "precision": precision,
-            "input_contract": json.dumps(asdict(inp)),
-            "output_contract": json.dumps(asdict(out)),
+            "input_contract": json.dumps(to_json(inp)),
+            "output_contract": json.dumps(to_json(out)),
             "producer": str(self.info["producer"]),
             "checkpoint_sha256": str(self.info["checkpoint_sha256"]),
         }

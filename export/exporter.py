@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Optional
@@ -40,12 +41,23 @@ from petface_edge.runtime.manifest import (
     output_contract_from_dict,
 )
 
+from . import datasource
 from .formats import Variant, available, fallback_for, select
 from .report import write_report
 from .thresholds import thresholds
-from .verify import GATES, HeldOut, embed_pixels, failures, held_out_sets, parity, reference_embeddings
+from .verify import (
+    GATES,
+    RECALL_ALPHA,
+    HeldOut,
+    embed_pixels,
+    failures,
+    held_out_sets,
+    nonfinite_problem,
+    parity,
+    reference_embeddings,
+)
 
-DEFAULT_VERIFY_IMAGES = 256
+DEFAULT_VERIFY_IMAGES = 1000  # the whole test split of most datasets
 CONVERTER_TIMEOUT_S = 1800
 CALIBRATION_FILE = "calibration.zip"
 PRODUCER = f"petface-edge {__version__}"
@@ -55,12 +67,12 @@ class ExportError(PetfaceError, ValueError):
     """Bad input to the exporter, found before any conversion starts; the message names what and why."""
 
 
-def _log(progress: bool, message: str) -> None:
+def log_progress(progress: bool, message: str) -> None:
     if progress:
         print(f"[petface-export] {message}", file=sys.stderr, flush=True)
 
 
-def _load_model(checkpoint: Path, image_size: Optional[int]):
+def load_model(checkpoint: Path, image_size: Optional[int]):
     from petface_edge.models import CheckpointError, load_embedder
 
     try:
@@ -138,9 +150,43 @@ def _run_converter(fmt: str, variants: list[Variant], job: dict, work: Path) -> 
     return {r["precision"]: r for r in data["results"]}, "", data["network_attempts"]
 
 
-def _verify(art: Artifact, path: Path, gate: str, parity_set: HeldOut, reference: np.ndarray,
-            threshold_set: HeldOut, reference_thresholds: dict, notes: dict) -> None:
-    """Run the artifact in its runtime; fill status, parity and thresholds in place."""
+@dataclass
+class References:
+    """What every artifact is checked against: held-out images and the PyTorch FP32 embedder's results on them."""
+
+    parity_set: HeldOut
+    reference: np.ndarray  # PyTorch FP32 embeddings of parity_set
+    threshold_set: HeldOut
+    reference_thresholds: dict  # thresholds of the PyTorch FP32 embeddings of threshold_set
+
+
+def build_references(model, parity_set: HeldOut, threshold_set: HeldOut) -> References:
+    reference = reference_embeddings(model, parity_set.pixels)
+    problem = nonfinite_problem(reference)
+    if problem:
+        raise ExportError(f"the PyTorch reference itself is broken: its {problem}")
+    return References(parity_set, reference, threshold_set,
+                      thresholds(reference_embeddings(model, threshold_set.pixels), threshold_set.labels,
+                                 threshold_set.source))
+
+
+def verify_artifact(art: Artifact, path: Path, gate: str, refs: References, notes: dict) -> None:
+    """Run the artifact in its runtime; fill status, parity and thresholds in place.
+
+    Isolated: any exception while verifying this artifact becomes its "failed parity" row with the
+    message, so one bad artifact never costs the others their verification or the manifest.
+    """
+    art.parity, art.thresholds, art.error = {}, {}, ""
+    try:
+        _verify(art, path, gate, refs, notes)
+    except Exception as exc:  # noqa: BLE001 - deliberately broad: see the docstring
+        art.status = FAILED_PARITY
+        art.error = f"verification raised {type(exc).__name__}: {str(exc).strip() or 'no message'}"[:500]
+        art.parity = {"verified": False, "reason": art.error}
+        art.thresholds = {}
+
+
+def _verify(art: Artifact, path: Path, gate: str, refs: References, notes: dict) -> None:
     try:
         backend = open_backend(path)
     except BackendError as exc:
@@ -148,27 +194,57 @@ def _verify(art: Artifact, path: Path, gate: str, parity_set: HeldOut, reference
             art.status = NOT_VERIFIABLE
             art.parity = {"verified": False, "reason": str(exc).split(": ", 1)[-1],
                           "spec_check": notes.get("spec_check", {})}
-            art.thresholds = {**reference_thresholds, "source": "PyTorch FP32 reference (the artifact cannot run "
-                              "here): " + reference_thresholds["source"]}
+            art.thresholds = {**refs.reference_thresholds, "source": "PyTorch FP32 reference (the artifact cannot "
+                              "run here): " + refs.reference_thresholds["source"]}
             return
         art.status, art.error = FAILED_PARITY, f"does not load in its runtime: {exc}"
         return
-    emb = embed_pixels(backend, art.input, art.output, parity_set.pixels)
-    art.parity = parity(reference, emb, parity_set.labels)
-    missed = failures(art.parity, GATES[gate])
-    art.parity.update({"verified": True, "runtime": backend.name, "gate": gate, "gate_bounds": GATES[gate],
-                       "gate_failures": missed})
+    try:
+        emb = embed_pixels(backend, art.input, art.output, refs.parity_set.pixels)
+        problem = nonfinite_problem(emb)
+        if problem:
+            art.status, art.error = FAILED_PARITY, problem
+            art.parity = {"verified": True, "runtime": backend.name, "gate": gate, "gate_bounds": GATES[gate],
+                          "gate_failures": [problem], "non_finite": True}
+            return
+        art.parity = parity(refs.reference, emb, refs.parity_set.labels)
+        missed = failures(art.parity, GATES[gate])
+        art.parity.update({"verified": True, "runtime": backend.name, "gate": gate, "gate_bounds": GATES[gate],
+                           "gate_failures": missed})
+        threshold_emb = embed_pixels(backend, art.input, art.output, refs.threshold_set.pixels)
+    finally:
+        backend.close()
+    problem = nonfinite_problem(threshold_emb, "threshold images")
+    if problem:
+        missed.append(problem)
+    else:
+        art.thresholds = thresholds(threshold_emb, refs.threshold_set.labels, refs.threshold_set.source)
     art.status = PASSED if not missed else FAILED_PARITY
     art.error = "; ".join(missed)
-    art.thresholds = thresholds(embed_pixels(backend, art.input, art.output, threshold_set.pixels),
-                                threshold_set.labels, threshold_set.source)
+
+
+def _clear_previous(output_dir: Path, variants: list[Variant]) -> None:
+    """Remove an earlier export's manifest, report and the files about to be rebuilt, before any conversion.
+
+    The new manifest and report are written (atomically) only at the end: until then the folder holds no
+    manifest, so a crash or interrupt can never leave an old manifest describing new files.
+    """
+    for name in ("manifest.json", "report.md"):
+        (output_dir / name).unlink(missing_ok=True)
+    _clear_files(output_dir, variants)
+
+
+def _clear_files(output_dir: Path, variants: list[Variant]) -> None:
+    for v in variants:  # a stale file from an earlier export must never pass for this one
+        target = output_dir / v.filename
+        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
 
 
 def _model_info(model, checkpoint: Path) -> dict:
     from petface_edge.models import count_macs, count_parameters
 
     return {"backbone": model.name, "image_size": model.image_size, "embedding_dim": model.embedding_dim,
-            "checkpoint": str(checkpoint), "checkpoint_sha256": artifact_digest(checkpoint)[1],
+            "checkpoint": str(checkpoint.resolve()), "checkpoint_sha256": artifact_digest(checkpoint)[1],
             "parameters": count_parameters(model), "macs": count_macs(model), "config": dict(model.config),
             "producer": PRODUCER}
 
@@ -181,9 +257,13 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
                  formats: Optional[Iterable[str]] = None, fp16: bool = False, int8: bool = False,
                  image_size: Optional[int] = None, data_dir: Optional[str | os.PathLike] = None,
                  splits: Optional[str | os.PathLike] = None, verify_images: int = DEFAULT_VERIFY_IMAGES,
-                 calibration: Optional[str | os.PathLike] = None, qat_epochs: int = 0,
+                 calibration: Optional[str | os.PathLike] = None, data: Optional[str] = None,
+                 qat_epochs: int = 0,
                  progress: bool = True) -> Manifest:
     """Build, verify and describe the artifacts; writes ``output_dir/manifest.json`` and ``report.md``.
+
+    Images (INT8 calibration, parity, thresholds) come from ``data_dir`` + ``splits``, else from the training
+    run beside ``checkpoint``; ``data="synthetic"`` asks for procedural pets (see ``export.datasource``).
 
     Raises :class:`ExportError` for bad input (before any conversion). Converter failures
     do not raise: they are "failed export" rows in the returned manifest. ``qat_epochs`` > 0 fine-tunes
@@ -195,47 +275,50 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
         raise ExportError(str(exc)) from None
     if verify_images < 2:
         raise ExportError(f"verify_images must be at least 2, got {verify_images}")
-    if (data_dir is None) != (splits is None):
-        raise ExportError("--data-dir and --splits go together (held-out images come from the split file)")
-    if qat_epochs and (not int8 or data_dir is None):
-        raise ExportError("--qat-epochs needs --int8 and --data-dir/--splits (it fine-tunes on the run's train split)")
+    if qat_epochs and not int8:
+        raise ExportError("--qat-epochs needs --int8 (it tunes the model for INT8 conversion)")
     checkpoint, output_dir = Path(checkpoint), Path(output_dir)
-    model = _load_model(checkpoint, image_size)
+    model = load_model(checkpoint, image_size)
+    try:
+        source = datasource.resolve(checkpoint, data, data_dir, splits)
+    except datasource.DataSourceError as exc:
+        raise ExportError(str(exc)) from None
+    log_progress(progress, f"data: {source.description}")
+    if qat_epochs and (source.data_dir is None or source.splits is None):
+        raise ExportError("--qat-epochs fine-tunes on the training run's train split; this export has no dataset "
+                          f"({source.description})")
     size = model.image_size
     output_dir = _prepare_output(output_dir)
     calib = None
     if any(v.needs_calibration for v in variants):
-        calib = _calibration(Path(calibration) if calibration else None, output_dir, size, data_dir, splits)
-        _log(progress, f"calibration: {calib['count']} images from {calib['identities']} identities "
-                       f"({calib['origin']['kind']}) -> {output_dir / CALIBRATION_FILE}")
+        calib = _calibration(Path(calibration) if calibration else None, output_dir, size, source.data_dir,
+                             source.splits)
+        log_progress(progress, f"calibration: {calib['count']} images from {calib['identities']} identities "
+                               f"({calib['origin']['kind']}) -> {output_dir / CALIBRATION_FILE}")
     try:
-        parity_set, threshold_set = held_out_sets(size, verify_images, data_dir and Path(data_dir),
-                                                  splits and Path(splits))
+        parity_set, threshold_set = held_out_sets(size, verify_images, source.data_dir, source.splits)
     except (ValueError, OSError) as exc:
         raise ExportError(str(exc)) from None
-    reference = reference_embeddings(model, parity_set.pixels)
-    reference_thresholds = thresholds(reference_embeddings(model, threshold_set.pixels), threshold_set.labels,
-                                      threshold_set.source)
+    refs = build_references(model, parity_set, threshold_set)
     info = _model_info(model, checkpoint)
     job = {"checkpoint": str(checkpoint.resolve()), "output_dir": str(output_dir.resolve()), "image_size": size,
            "model": info, "calibration": str((output_dir / CALIBRATION_FILE).resolve()) if calib else None}
     artifacts: list[Artifact] = []
     network: list[str] = []
+    _clear_previous(output_dir, variants)  # the input checked out: from here on the old export is replaced
     qat_record = None
     with tempfile.TemporaryDirectory(prefix="petface-export-") as tmp:
         int8_job = job
         if qat_epochs:
             from . import qat
 
-            int8_job, qat_record = qat.tuned_job(model, job, Path(data_dir), Path(splits), qat_epochs, output_dir,
-                                                 Path(tmp), lambda m: _log(progress, m))
+            int8_job, qat_record = qat.tuned_job(model, job, source.data_dir, source.splits, qat_epochs, output_dir,
+                                                 Path(tmp), lambda m: log_progress(progress, m))
 
         def build(fmt: str, group: list[Variant], tag: str = "") -> list[Artifact]:
             """Convert ``group`` (INT8 variants from the QAT-tuned job), verify each, log one line."""
-            for v in group:  # a stale file from an earlier export must never pass for this one
-                target = output_dir / v.filename
-                shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-            _log(progress, f"{fmt}: start{tag} ({', '.join(v.precision for v in group)})")
+            _clear_files(output_dir, group)
+            log_progress(progress, f"{fmt}: start{tag} ({', '.join(v.precision for v in group)})")
             start, built = time.perf_counter(), []
             for part, part_job in ((p, j) for p, j in (([v for v in group if v.gate != "int8"], job),
                                                         ([v for v in group if v.gate == "int8"], int8_job)) if p):
@@ -248,11 +331,10 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
                         art.recipe.update(quantization="qat" if qat_record else "ptq",
                                           weights=qat_record["checkpoint"] if qat_record else "the checkpoint")
                     if art.status != FAILED_EXPORT:
-                        _verify(art, output_dir / art.path, v.gate, parity_set, reference, threshold_set,
-                                reference_thresholds, results[v.precision].get("notes", {}))
+                        verify_artifact(art, output_dir / art.path, v.gate, refs, results[v.precision].get("notes", {}))
                     built.append(art)
             rows = [f"{a.precision} {_size(a.bytes) if a.bytes else '-'} {a.status}" for a in built]
-            _log(progress, f"{fmt}: end{tag} in {time.perf_counter() - start:.1f} s: {', '.join(rows)}")
+            log_progress(progress, f"{fmt}: end{tag} in {time.perf_counter() - start:.1f} s: {', '.join(rows)}")
             return built
 
         for fmt, group in itertools.groupby(variants, key=lambda v: v.format):
@@ -268,10 +350,12 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
         producer={"name": "petface-edge", "version": __version__, "python": platform.python_version(),
                   "platform": platform.platform(), "network": f"blocked in converter processes; "
                                                               f"{len(network)} connection attempts"},
-        verification={"parity_images": len(parity_set.labels), "parity_source": parity_set.source,
+        verification={"data": source.to_dict(), "parity_images": len(parity_set.labels),
+                      "parity_source": parity_set.source,
                       "threshold_images": len(threshold_set.labels), "threshold_source": threshold_set.source,
                       "reference": "PyTorch FP32 embedder from the checkpoint", "gates": GATES,
-                      "reference_thresholds": reference_thresholds, "calibration": calib,
+                      "recall_alpha": RECALL_ALPHA,
+                      "reference_thresholds": refs.reference_thresholds, "calibration": calib,
                       "ship": [a.id for a in artifacts if a.shippable], "network_attempts": network,
                       "qat": qat_record},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), directory=output_dir)

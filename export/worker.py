@@ -16,9 +16,10 @@ import signal
 import sys
 import time
 import traceback
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
+
+from petface_edge.runtime.manifest import to_json
 
 from .context import Built, Context
 
@@ -34,7 +35,7 @@ def build_one(builder: Callable[[Context], Built], ctx: Context, precision: str)
     try:
         built = builder(ctx)
         return {"precision": precision, "ok": True, "seconds": time.perf_counter() - start,
-                "path": str(built.path), "input": asdict(built.input), "output": asdict(built.output),
+                "path": str(built.path), "input": to_json(built.input), "output": to_json(built.output),
                 "quantized": built.quantized, "tools": built.tools, "notes": built.notes}
     except Exception as exc:  # any converter failure is reported, never fatal to the other precisions
         traceback.print_exc()

@@ -35,6 +35,8 @@ except (OSError, ValueError) as exc:
     sys.exit(f"{src}: not valid JSON ({exc})")
 if manifest.get("schema") != "petface-manifest":
     sys.exit(f"{src}: not a petface manifest (expected schema 'petface-manifest')")
+if manifest.get("schema_version") != 1:  # the major version; a newer schema_minor only adds fields
+    sys.exit(f"{src}: manifest schema version {manifest.get('schema_version')} is not supported (reads 1, any minor)")
 coreml = [a for a in manifest.get("artifacts", []) if a.get("format") == "coreml"]
 present = [a for a in coreml if os.path.exists(os.path.join(os.path.dirname(src), a["path"]))]
 usable = [a for a in present if not a["status"].startswith("failed") and a.get("input") and a.get("output")]

@@ -40,3 +40,18 @@ def exported(pipeline_root) -> Pipeline:
 @pytest.fixture(scope="session")
 def golden(pipeline_root) -> Pipeline:
     return build(pipeline_root, upto="golden")
+
+
+@pytest.fixture(scope="session")
+def untrained_checkpoint(tmp_path_factory) -> Path:
+    """A MobileFaceNet-64 with random weights (no training run beside it): cheap exports of every failure path."""
+    import torch
+
+    from petface_edge.models import create_embedder, save_embedder
+
+    torch.manual_seed(0)
+    model = create_embedder("mobilefacenet", image_size=64)
+    with torch.no_grad():  # a few train-mode batches give BatchNorm realistic running statistics
+        for _ in range(3):
+            model(torch.rand(8, 3, 64, 64) * 255)
+    return save_embedder(model.eval(), tmp_path_factory.mktemp("untrained") / "pet_embedder.pt")

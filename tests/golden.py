@@ -8,7 +8,11 @@
   row-major, ``height * width * 3`` bytes; ``pixels/<id>.rgb``: the model input by the crop policy
   without a face box (centred square, then ``resize_pixels``), ``S*S*3`` bytes.
 - ``golden.json``: image list, per-artifact embeddings, and a gallery (enrolled pets, queries with
-  their expected pet or null, and the top-5 matches the Python ``Gallery`` returns).
+  their expected pet or null, and the top-5 matches the Python ``Gallery`` returns, judged by the
+  default identify policy). ``identify``: the identify policy's decisions at two gallery sizes
+  (the first ``SMALL_GALLERY_PETS`` pets, then all), each with its operating point (FPIR, template
+  count, threshold interpolated on log N from the manifest table) and, per query (enrolled pets
+  and strangers), the top-1 pet, its score and whether it is accepted.
 - ``crop_policy`` in ``golden.json`` and ``crops/<id>.rgb``: the crop policy with a face box, per image
   (rule 2 of ``petface_edge.imaging``): the box, its margin, the square Python cuts and its resized
   pixels; the ``tflite-fp32`` embeddings of those pixels; and a gallery enrolled from the boxed crops
@@ -47,6 +51,7 @@ ENROLL_IMAGES = 2
 SECOND_QUERIES = 4  # enrolled pets queried twice
 UNENROLLED_PETS = 4
 TOP_K = 5
+SMALL_GALLERY_PETS = 4  # the identify decisions' smaller gallery: 8 templates, between table entries 5 and 10
 # (image index within the golden set, width, height): upscaled, downscaled and mixed, all non-square.
 ODD_SIZES = {2: (97, 131), 11: (300, 180), 30: (61, 47), 41: (199, 113)}
 CROP_SEED = 18
@@ -124,7 +129,7 @@ def write_golden(pipeline: Pipeline, out_dir: str | Path) -> Path:
     vectors = np.array([embeddings[GALLERY_ARTIFACT][img["id"]] for img in images], dtype=np.float32)
     for label, indices in enroll_plan:
         gallery.enroll_embeddings(label, vectors[indices])
-    threshold, _ = embedder.resolve_threshold()
+    threshold = gallery.identify_point().threshold
     golden = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -143,11 +148,31 @@ def write_golden(pipeline: Pipeline, out_dir: str | Path) -> Path:
                         for i, expected in queries],
         },
     }
+    golden["identify"] = _identify_sizes(embedder, images, vectors, enroll_plan, queries)
     golden["crop_policy"] = _crop_policy(out, images, embedder, enroll_plan, queries, threshold)
     _copy_manifest(manifest, out)
     _copy_coreml(manifest, out / "coreml")
     (out / "golden.json").write_text(json.dumps(golden, indent=1) + "\n")
     return out
+
+
+def _identify_sizes(embedder: Embedder, images: list[dict], vectors: np.ndarray,
+                    enroll_plan: list[tuple[str, list[int]]], queries: list[tuple[int, str | None]]) -> dict:
+    """Default identify-policy decisions over every golden query at two gallery sizes."""
+    sizes = []
+    for pets in (SMALL_GALLERY_PETS, len(enroll_plan)):
+        gallery = Gallery(embedder, search="exact")
+        for label, indices in enroll_plan[:pets]:
+            gallery.enroll_embeddings(label, vectors[indices])
+        point = gallery.identify_point()
+        rows = []
+        for i, label in queries:
+            result = gallery.search(vectors[i], 1)
+            rows.append({"image": images[i]["id"], "expected": label if label in gallery else None,
+                         "top1": result[0].name, "score": result[0].score, "accepted": result[0].accepted})
+        sizes.append({"pets": pets, "templates": point.gallery_size, "operating_point": point.to_dict(),
+                      "queries": rows})
+    return {"artifact": embedder.artifact.id, "sizes": sizes}
 
 
 def _face_box(rng: np.random.Generator, width: int, height: int) -> Box:

@@ -63,10 +63,40 @@ def test_embed_human_and_json(capsys, model, pets):
 def test_compare_exit_status_is_the_verdict(capsys, model, pets):
     a, b = next(iter(pets.values()))[:2]
     code, out, _ = petface(capsys, "compare", model, a, a)
-    assert code == 0 and out.startswith("same pet")
+    assert code == 0 and out.startswith("same pet") and "verify FAR 1e-3" in out
     code, out, _ = petface(capsys, "compare", model, a, b, "--threshold", "1.01", "--json")
     result = json.loads(out)
-    assert code == 1 and result["same"] is False and result["threshold_source"] == "caller"
+    assert code == 1 and result["same"] is False and result["operating_point"]["target"] is None
+    code, out, _ = petface(capsys, "compare", model, a, b, "--far", "1e-2", "--json")
+    point = json.loads(out)["operating_point"]
+    assert point["policy"] == "verify" and point["target"] == 1e-2 and point["target_kind"] == "FAR"
+    assert point["threshold"] == Embedder.open(model).verify_point(far=1e-2).threshold
+    code, _, err = petface(capsys, "compare", model, a, b, "--far", "1e-7")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "not calibrated" in err
+
+
+def test_identify_exit_status_for_a_stranger_and_an_enrolled_pet(capsys, model, pets, tmp_path):
+    """Default policy (FPIR 1e-2 at the gallery's size): an enrolled pet's new photo exits 0, a stranger 1."""
+    gallery = tmp_path / "pets.gallery"
+    names = sorted(pets)
+    enrolled, strangers = names[: len(names) // 2], names[len(names) // 2:]
+    for name in enrolled:
+        petface(capsys, "enroll", gallery, name, *pets[name][:2], "--model", model)
+    g = Gallery.load(gallery, Embedder.open(model))
+    threshold = g.identify_point().threshold
+    # The stranger photo that scores lowest against the gallery; an enrolled pet's enrollment photo (score 1).
+    stranger = min((p for n in strangers for p in pets[n]), key=lambda p: g.identify(p, 1)[0].score)
+    known = pets[enrolled[-1]][1]
+    assert g.identify(stranger, 1)[0].score < threshold <= g.identify(known, 1)[0].score
+    code, out, _ = petface(capsys, "identify", gallery, stranger, "--model", model)
+    assert code == 1 and "result: no match" in out and "identify FPIR 1e-2 at" in out
+    code, out, _ = petface(capsys, "identify", gallery, known, "--model", model, "--json")
+    result = json.loads(out)
+    assert code == 0 and result["faces"][0]["match"] in enrolled
+    assert result["operating_point"]["gallery_size"] == 2 * len(enrolled)
+    # A target the calibration cannot support at this size is refused in one line (exit 2), not guessed.
+    code, _, err = petface(capsys, "identify", gallery, known, "--model", model, "--fpir", "3e-2")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "was not calibrated" in err
 
 
 def test_enroll_identify_list_rename_remove(capsys, model, pets, tmp_path):
@@ -86,7 +116,11 @@ def test_enroll_identify_list_rename_remove(capsys, model, pets, tmp_path):
     result = json.loads(out)
     assert code == 0 and result["faces"][0]["match"] == names[1]
     assert result["faces"][0]["matches"][0]["score"] == pytest.approx(1.0, abs=1e-5)
-    assert len(result["faces"][0]["matches"]) == 3 and "best_accuracy" in result["threshold_source"]
+    assert len(result["faces"][0]["matches"]) == 3
+    point = result["operating_point"]
+    assert (point["policy"], point["target"], point["target_kind"], point["gallery_size"]) == (
+        "identify", 1e-2, "FPIR", 6)
+    assert point["threshold"] == result["threshold"] and result["faces"][0]["matches"][0]["accepted"]
     # Nothing reaches an impossible threshold: no match (exit 1), matches still ranked.
     code, out, _ = petface(capsys, "identify", gallery, pets[names[1]][3], "--model", model,
                            "--threshold", "1.01", "--top-k", "2")

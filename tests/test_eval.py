@@ -9,6 +9,8 @@ from PIL import Image
 
 from petface_edge.evaluation import cli, compare
 from petface_edge.evaluation.degradations import PROBES, occlusion
+from petface_edge.evaluation.openset import ROUNDS
+from petface_edge.evaluation.plots import det_curve
 
 # Small enough for the test budget, large enough for the synthetic test split (6 identities x 6 images).
 FAST = ["--no-progress", "--pairs", "4000", "--triplets", "2000"]
@@ -93,7 +95,7 @@ def test_checkpoint_and_onnx_export_agree(checkpoint_eval, exported, tmp_path):
     assert over["identities"] >= 2 and over["images_per_identity"] >= 2
 
 
-def test_trained_beats_untrained_on_every_retrieval_and_ranking_metric(trained_unseen, untrained_unseen):
+def test_trained_beats_untrained_on_every_retrieval_and_ranking_metric(trained_unseen, untrained_unseen, tmp_path):
     trained, untrained = trained_unseen[1], untrained_unseen[1]
     assert trained["pairs"]["negatives"] > 10_000  # every pair of the 180 images: FAR 1e-4 is resolved
     higher = [("retrieval", k) for k in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10")]
@@ -106,6 +108,21 @@ def test_trained_beats_untrained_on_every_retrieval_and_ranking_metric(trained_u
     assert far[0]["1e-02"]["tar"] > far[1]["1e-02"]["tar"]
     # The low-FAR tail of a 4-epoch model rests on a handful of pairs: never worse, not necessarily above 0.
     assert far[0]["1e-03"]["tar"] >= far[1]["1e-03"]["tar"] and far[0]["1e-04"]["tar"] >= far[1]["1e-04"]["tar"]
+    # Open set: 30 pets hold a 10-pet gallery (20 pets left as strangers), not 100 or 1000.
+    opened, closed = trained["open_set"], untrained["open_set"]
+    assert opened["gallery_sizes"] == [10] and opened["skipped_sizes"] == [100, 1000]
+    ten, ten_untrained = opened["by_size"]["10"], closed["by_size"]["10"]
+    assert ten["stranger_queries"] == ROUNDS * 20 * 6 and ten["mated_queries"] == ROUNDS * 10 * 4
+    assert ten["templates"] == 20
+    assert ten["rank1"] > ten_untrained["rank1"] and ten["rank1"] <= ten["rank5"]
+    assert ten["fnir_at_fpir"]["1e-1"]["fnir"] < ten_untrained["fnir_at_fpir"]["1e-1"]["fnir"]
+    for point in ten["fnir_at_fpir"].values():  # a measured threshold meets its FPIR on the strangers
+        assert point["achieved_fpir"] <= float(next(k for k, v in ten["fnir_at_fpir"].items() if v is point))
+    assert ten["fnir_at_fpir"]["1e-3"]["resolved"]  # 12,000 stranger queries resolve 1e-3
+    det = ten["det"]
+    assert det["fpir"] == sorted(det["fpir"], reverse=True) and det["fnir"] == sorted(det["fnir"])
+    with Image.open(det_curve(tmp_path / "det.png", opened)) as img:
+        assert img.format == "PNG" and min(img.size) > 200
 
 
 def test_compare_writes_side_by_side_table_with_deltas(trained_unseen, untrained_unseen, tmp_path, capsys):
@@ -121,6 +138,7 @@ def test_compare_writes_side_by_side_table_with_deltas(trained_unseen, untrained
                      f"{100 * untrained['retrieval']['recall@1']:.1f}%", f"{delta:+.1f} pts"]
     assert "| Metric | trained | untrained | Δ vs trained |" in table
     assert "TAR @ FAR 1e-03" in table and "## Robustness" not in table  # robustness was skipped in both
+    assert "| 10 pets: FNIR @ FPIR 1e-2 |" in table and "100 pets:" not in table  # only the sizes measured
     err = run_failing(compare.main, capsys, "--models", "trained-no-colon")
     assert "expected NAME:EVAL_DIR" in err
     err = run_failing(compare.main, capsys, "--models", f"x:{tmp_path / 'nowhere'}")

@@ -109,6 +109,14 @@ def test_thresholds_for_every_artifact(manifest):
         assert {"far_1e-2", "far_1e-3", "far_1e-4", "best_accuracy", "source"} <= set(t), a.id
         assert -1 <= t["far_1e-2"] <= t["far_1e-3"] <= t["far_1e-4"] <= 1.01, a.id
         assert "val split" in t["source"]
+        verify, identify = t["verify"]["thresholds"], t["identify"]["thresholds"]
+        assert verify["1e-2"] <= verify["1e-3"] and t["verify"]["default_far"] == 1e-3, a.id
+        assert identify["1e-2"][0] == verify["1e-2"] and t["identify"]["default_fpir"] == 1e-2, a.id
+        assert identify["1e-3"][-1] is None, a.id  # 100k templates at FPIR 1e-3: beyond 10 val pets, refused
+        assert "val split" in t["calibration"]["source"] and t["calibration"]["identities"] == 10, a.id
+        checks = t["identify"]["checks"]  # galleries of 2 and 5 val pets, the other pets as strangers
+        assert {c["pets"] for c in checks} == {2, 5}, a.id
+        assert all(c["measured_fpir"] <= 2 * float(c["fpir"]) + 2 / c["strangers"] for c in checks), (a.id, checks)
 
 
 def test_calibration_used_the_train_split_only(manifest, exported):

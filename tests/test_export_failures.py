@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,21 +15,12 @@ from petface_edge.export import ExportError, export_model
 from petface_edge.export.worker import CRASH_ENV
 
 from petface_edge import calibration as cal
-from petface_edge.models import create_embedder, save_embedder
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    model = create_embedder("mobilefacenet", image_size=64)
-    with torch.no_grad():  # a few train-mode batches give BatchNorm realistic running statistics
-        for _ in range(3):
-            model(torch.rand(8, 3, 64, 64) * 255)
-    return save_embedder(model.eval(), tmp_path_factory.mktemp("ckpt") / "pet_embedder.pt")
 
 
 def _export(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "petface_edge.export.cli", *args], capture_output=True, text=True,
+    """petface-export on synthetic images (an untrained checkpoint has no training run beside it)."""
+    return subprocess.run([sys.executable, "-m", "petface_edge.export.cli", *args, "--data", "synthetic"],
+                          capture_output=True, text=True,
                           env={**os.environ, **(env or {})})
 
 
@@ -49,40 +39,40 @@ def test_checkpoint_that_is_not_an_embedder(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_unknown_format(checkpoint, tmp_path):
-    _one_line_error(_export("--checkpoint", str(checkpoint), "--output-dir", str(tmp_path), "--formats", "onnx",
-                            "keras"), "invalid choice: 'keras'")
+def test_unknown_format(untrained_checkpoint, tmp_path):
+    _one_line_error(_export("--checkpoint", str(untrained_checkpoint), "--output-dir", str(tmp_path), "--formats",
+                            "onnx", "keras"), "invalid choice: 'keras'")
     with pytest.raises(ExportError, match="unknown format 'keras'"):
-        export_model(checkpoint, tmp_path, formats=["keras"])
+        export_model(untrained_checkpoint, tmp_path, formats=["keras"], data="synthetic")
 
 
-def test_unwritable_output_dir(checkpoint, tmp_path):
+def test_unwritable_output_dir(untrained_checkpoint, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("in the way")
-    _one_line_error(_export("--checkpoint", str(checkpoint), "--output-dir", str(blocker / "out")),
+    _one_line_error(_export("--checkpoint", str(untrained_checkpoint), "--output-dir", str(blocker / "out")),
                     "output directory is not writable")
 
 
-def test_image_size_must_match_checkpoint(checkpoint, tmp_path):
-    _one_line_error(_export("--checkpoint", str(checkpoint), "--output-dir", str(tmp_path), "--image-size", "112"),
-                    "trained at 64x64")
+def test_image_size_must_match_checkpoint(untrained_checkpoint, tmp_path):
+    _one_line_error(_export("--checkpoint", str(untrained_checkpoint), "--output-dir", str(tmp_path), "--image-size",
+                            "112"), "trained at 64x64")
 
 
 @pytest.mark.parametrize("count,size,message", [(80, 112, "112x112 but the model takes 64x64"),
                                                  (20, 64, "has 20 images, at least 64 are needed")])
-def test_int8_with_unfit_calibration_fails_before_conversion(checkpoint, tmp_path, count, size, message):
+def test_int8_with_unfit_calibration_fails_before_conversion(untrained_checkpoint, tmp_path, count, size, message):
     calib = cal.CalibrationSet(np.zeros((count, size, size, 3), np.uint8), ["x"] * count, ["p"] * count)
     path = calib.save(tmp_path / "calib.zip")
     out = tmp_path / "out"
-    _one_line_error(_export("--checkpoint", str(checkpoint), "--output-dir", str(out), "--formats", "onnx",
-                            "--int8", "--calibration", str(path)), message)
+    _one_line_error(_export("--checkpoint", str(untrained_checkpoint), "--output-dir", str(out), "--formats",
+                            "onnx", "--int8", "--calibration", str(path)), message)
     assert not list(out.glob("pet_embedder_*")) and not (out / "manifest.json").exists()
 
 
-def test_converter_crash_costs_only_its_format(checkpoint, tmp_path):
+def test_converter_crash_costs_only_its_format(untrained_checkpoint, tmp_path):
     out = tmp_path / "out"
-    run = _export("--checkpoint", str(checkpoint), "--output-dir", str(out), "--formats", "onnx", "torchscript",
-                  "--verify-images", "8", env={CRASH_ENV: "torchscript"})
+    run = _export("--checkpoint", str(untrained_checkpoint), "--output-dir", str(out), "--formats", "onnx",
+                  "torchscript", "--verify-images", "8", env={CRASH_ENV: "torchscript"})
     assert run.returncode == 1, run.stderr
     assert "torchscript: start" in run.stderr and "torchscript: end" in run.stderr
     manifest = json.loads((out / "manifest.json").read_text())

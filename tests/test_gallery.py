@@ -11,9 +11,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from petface_edge import Embedder, Gallery, GalleryError, Match, VerifyResult
+from petface_edge import DecisionPolicy, Embedder, Gallery, GalleryError, Match, UnsupportedTargetError, VerifyResult
 from petface_edge.data import load_splits
 from petface_edge.runtime.gallery_file import META_MEMBER, TEMPLATES_MEMBER
+from petface_edge.thresholds import TEMPLATE_COUNTS, identify_threshold
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def test_identify_and_verify_real_photos(embedder, exported):
         assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
         for m in matches:  # a pet's score is its best template, computed here by hand
             assert m.score == pytest.approx(float(np.max(gallery.templates(m.name) @ q)), abs=1e-6)
-            assert m.accepted == (m.score >= embedder.threshold)
+            assert m.accepted == (m.score >= matches.operating_point.threshold)
         correct += matches[0].name == name
     result = gallery.verify(queries[0][0], queries[0][1])
     assert isinstance(result, VerifyResult) and result.threshold == embedder.threshold
@@ -69,8 +70,9 @@ def test_pet_score_is_the_best_template_and_ties_break_by_name(embedder):
     gallery.enroll_embeddings("coco", _unit(e[1] + e[2]))  # cosine 0.707
     gallery.enroll_embeddings("dora", e[[3]])  # orthogonal
     matches = gallery.search(e[1], top_k=3, threshold=0.9)
-    assert matches == [Match("abby", 1.0, True), Match("bella", 1.0, True),
-                       Match("coco", pytest.approx(0.70710677), False)]
+    assert list(matches) == [Match("abby", 1.0, True), Match("bella", 1.0, True),
+                             Match("coco", pytest.approx(0.70710677), False)]
+    assert matches.best == "abby" and matches.operating_point.threshold == 0.9
     assert [m.name for m in gallery.search(e[1], top_k=10, threshold=0.5)] == ["abby", "bella", "coco", "dora"]
     # A tie exactly at the top-k cut: the name decides who is in.
     assert [m.name for m in gallery.search(e[1], top_k=1, threshold=0.5)] == ["abby"]
@@ -78,17 +80,63 @@ def test_pet_score_is_the_best_template_and_ties_break_by_name(embedder):
     assert gallery.verify("bella", e[1], threshold=0.9).same
 
 
-def test_default_threshold_comes_from_the_manifest(embedder):
+def _at_cosine(t, dim):
+    """A unit vector at cosine ``t`` to the first basis vector."""
+    return _unit(np.r_[[t], [np.sqrt(1 - t * t)], np.zeros(dim - 2)])
+
+
+def test_default_thresholds_come_from_the_manifest_policies(embedder):
     gallery = Gallery(embedder)
     gallery.enroll_embeddings("a", _basis(embedder.dim, 0))
-    t = embedder.threshold
-    assert t == embedder.artifact.thresholds["best_accuracy"]
-    near = _unit(np.r_[[t], [np.sqrt(1 - t * t)], np.zeros(embedder.dim - 2)])
-    above = _unit(np.r_[[t + 0.01], [np.sqrt(1 - (t + 0.01) ** 2)], np.zeros(embedder.dim - 2)])
-    below = _unit(np.r_[[t - 0.01], [np.sqrt(1 - (t - 0.01) ** 2)], np.zeros(embedder.dim - 2)])
-    assert gallery.search(above)[0].accepted and not gallery.search(below)[0].accepted
-    result = gallery.verify("a", near)
-    assert result.threshold == t and "best_accuracy" in result.threshold_source
+    table = embedder.artifact.thresholds
+    t = gallery.identify_point().threshold
+    assert t == table["identify"]["thresholds"]["1e-2"][0]  # FPIR 1e-2 at one template
+    assert gallery.search(_at_cosine(t + 0.01, embedder.dim))[0].accepted
+    result = gallery.search(_at_cosine(t - 0.01, embedder.dim))
+    assert not result[0].accepted and result.best is None
+    point = result.operating_point
+    assert (point.policy, point.target, point.gallery_size, point.threshold) == ("identify", 1e-2, 1, t)
+    verify = gallery.verify("a", _at_cosine(0.5, embedder.dim))
+    assert verify.threshold == embedder.threshold == table["verify"]["thresholds"]["1e-3"] and verify.far == 1e-3
+
+
+def test_identify_threshold_moves_as_the_gallery_grows_past_table_entries(embedder):
+    gallery = Gallery(embedder, search="exact")
+    rng = np.random.default_rng(3)
+    table = embedder.artifact.thresholds
+    seen = []
+    for size in (4, 5, 7, 10, 20):  # across the entries at 5, 10 and 20 templates
+        while gallery.identify_point().gallery_size < size:
+            gallery.enroll_embeddings(f"pet{len(gallery)}", rng.standard_normal(embedder.dim))
+        point = gallery.identify_point()
+        assert point.threshold == pytest.approx(identify_threshold(table, 1e-2, size))
+        if size in TEMPLATE_COUNTS:
+            assert point.threshold == table["identify"]["thresholds"]["1e-2"][TEMPLATE_COUNTS.index(size)]
+        seen.append(point.threshold)
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)
+    query = rng.standard_normal(embedder.dim)
+    assert gallery.search(query).operating_point.gallery_size == 20
+    gallery.remove("pet0")
+    assert gallery.search(query).operating_point.gallery_size == 19  # and back down when a pet leaves
+
+
+def test_policy_overrides_per_gallery_and_per_call(embedder, exported):
+    q = _at_cosine(0.6, embedder.dim)
+    strict = Gallery(embedder, policy=DecisionPolicy(identify_fpir=1e-3, verify_threshold=0.99))
+    strict.enroll_embeddings("a", _basis(embedder.dim, 0))
+    table = embedder.artifact.thresholds["identify"]["thresholds"]
+    assert strict.search(q).operating_point.threshold == table["1e-3"][0]
+    assert strict.search(q, fpir=1e-1).operating_point.threshold == table["1e-1"][0]  # the call wins
+    raw = strict.search(q, threshold=0.5)
+    assert raw[0].accepted and raw.operating_point.target is None
+    assert strict.verify("a", q).threshold == 0.99 and strict.verify("a", q, far=1e-2).far == 1e-2
+    loose = Embedder.open(exported.export, policy=DecisionPolicy(identify_threshold=0.1))
+    assert Gallery(loose).identify_point().threshold == 0.1  # embedder options, below the gallery's own
+    assert Gallery(loose, policy=DecisionPolicy(identify_fpir=1e-1)).identify_point().target == 1e-1
+    with pytest.raises(UnsupportedTargetError, match="was not calibrated"):
+        strict.search(q, fpir=5e-2)
+    with pytest.raises(ValueError, match="not both"):
+        strict.search(q, threshold=0.5, fpir=1e-2)
 
 
 def test_remove_rename_and_errors(embedder):

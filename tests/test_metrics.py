@@ -225,3 +225,26 @@ def test_matched_sample_has_equal_shape_in_both_sets():
     assert k * m <= 12 and k >= 2 and len(ia) == len(ib) == k * m
     with pytest.raises(ValueError, match="2 identities with 2 images"):
         M.matched_sample(train, [1, 2, 3], max_images=100)
+
+
+def test_open_set_scores_in_frvt_terms():
+    """Known geometry: each pet's photos share one direction; pet 0 and pet 1 are look-alikes (cosine 0.8)."""
+    from petface_edge.evaluation.openset import gallery_sizes, open_set_metrics, open_set_scores
+
+    pets, photos, dim = 40, 4, 64
+    directions = np.eye(dim)[:pets].copy()
+    directions[1] = 0.8 * directions[0] + 0.6 * directions[1]
+    labels = np.repeat(np.arange(pets), photos)
+    emb = directions[labels]
+    s = open_set_scores(emb, labels, pets=10, rounds=3, seed=0)
+    assert s.templates == 20 and len(s.mated_score) == 3 * 10 * 2 and len(s.stranger_best) == 3 * 30 * 4
+    assert np.allclose(s.mated_score, 1.0) and s.rank(1) == 1.0
+    # A stranger scores 0.8 when its look-alike is enrolled, else 0.
+    assert set(np.round(s.stranger_best, 6)) <= {0.0, 0.8}
+    assert s.fpir(0.9) == 0.0 and s.fnir(0.9) == 0.0 and s.fnir(1.01) == 1.0
+    assert s.fpir(0.5) == pytest.approx(np.mean(s.stranger_best > 0.5))
+    assert gallery_sizes(labels, (10, 35, 36, 100)) == [10, 35]  # 5 pets must stay out as strangers
+    m = open_set_metrics(emb, labels, sizes=(10, 100))
+    assert m["gallery_sizes"] == [10] and m["skipped_sizes"] == [100]
+    ten = m["by_size"]["10"]
+    assert ten["rank1"] == ten["rank5"] == 1.0 and ten["fnir_at_fpir"]["1e-2"]["fnir"] == 0.0

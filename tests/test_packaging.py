@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 WHEELHOUSE = REPO / ".tools" / "wheelhouse"
 DIST_INFO = f"petface_edge-{__version__}.dist-info"
 SCRIPTS = ("petface", "petface-synth", "petface-train", "petface-eval", "petface-compare", "petface-export",
-           "petface-calibrate")
+           "petface-calibrate", "petface-verify")
 HEAVY = ("torch", "tensorflow", "coremltools", "onnx2tf", "timm")
 
 

@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from petface_edge import BackendError, Embedder, EmbedderOptions, Gallery, ModelError, VerifyResult
+from petface_edge import (
+    BackendError,
+    DecisionPolicy,
+    Embedder,
+    EmbedderOptions,
+    Gallery,
+    ModelError,
+    UnsupportedTargetError,
+    VerifyResult,
+)
 from petface_edge.data import load_splits
 from petface_edge.imaging import preprocess
 from petface_edge.runtime.manifest import Manifest
@@ -74,19 +83,21 @@ def test_backend_picks_a_format_or_an_exact_artifact(exported, opened):
             Embedder.open(exported.export, backend="coreml")
 
 
-def test_a_changed_or_missing_file_is_passed_over_with_the_reason(exported, tmp_path):
+def test_a_missing_file_is_passed_over_and_a_changed_one_refused(exported, tmp_path):
     shutil.copy(exported.export / "manifest.json", tmp_path)
     tflite = Manifest.load(exported.export).artifact("tflite-fp32").path  # first choice on CPU
     onnx = Manifest.load(exported.export).artifact("onnx-fp32").path
     shutil.copy(exported.export / onnx, tmp_path)
-    data = bytearray((exported.export / tflite).read_bytes())
-    data[-10] ^= 0xFF  # one flipped byte
-    (tmp_path / tflite).write_bytes(bytes(data))
-    embedder = Embedder.open(tmp_path)
+    embedder = Embedder.open(tmp_path)  # tflite-fp32 was left out of the copy
     assert embedder.artifact.id == "onnx-fp32"
-    reasons = dict(embedder.skipped)
-    assert "sha256 differs" in reasons["tflite-fp32"]
+    assert "file missing" in dict(embedder.skipped)["tflite-fp32"]
     assert "skipped tflite-fp32" in embedder.describe()
+    data = bytearray((exported.export / tflite).read_bytes())
+    data[-10] ^= 0xFF  # one flipped byte: the manifest's status no longer describes this file
+    (tmp_path / tflite).write_bytes(bytes(data))
+    for ref in (tmp_path, tmp_path / "manifest.json", tmp_path / tflite):
+        with pytest.raises(ModelError, match=f"{tflite}: sha256 .* differs from manifest entry 'tflite-fp32'"):
+            Embedder.open(ref)
 
 
 @pytest.mark.parametrize("artifact_id", FP32)
@@ -97,10 +108,10 @@ def test_a_bare_artifact_carries_its_own_contract(exported, manifest, opened, tm
     bare = Embedder.open(copy)
     assert bare.input_contract == artifact.input and bare.output_contract == artifact.output
     assert bare.fingerprint == manifest.fingerprint
-    assert bare.artifact.id == artifact_id and "bare artifact" in bare.artifact.status
+    assert bare.artifact.id == artifact_id and bare.artifact.status == "not verified"
     assert np.array_equal(bare.embed(held_out[:4]), opened(artifact_id).embed(held_out[:4]))
     assert bare.threshold is None  # thresholds live in the manifest
-    with pytest.raises(ModelError, match="no calibrated threshold"):
+    with pytest.raises(UnsupportedTargetError, match="no verify calibration in its manifest"):
         bare.verify(held_out[0], held_out[1])
     assert bare.verify(held_out[0], held_out[0], threshold=0.5).same
 
@@ -175,9 +186,14 @@ def test_similarity_and_verify(embedder, held_out):
     assert embedder.similarity(va, vb) == pytest.approx(float(va @ vb), abs=1e-6)
     result = embedder.verify(a, b)
     assert isinstance(result, VerifyResult)
-    assert result.threshold == embedder.artifact.thresholds["best_accuracy"]
-    assert result.same == (result.score >= result.threshold) and "best_accuracy" in result.threshold_source
-    assert embedder.verify(a, b, threshold=-1.0) == VerifyResult(result.score, True, -1.0, "caller")
+    assert result.threshold == embedder.artifact.thresholds["verify"]["thresholds"]["1e-3"] and result.far == 1e-3
+    assert result.same == (result.score >= result.threshold) and "verify FAR 1e-3" in result.threshold_source
+    raw = embedder.verify(a, b, threshold=-1.0)
+    assert (raw.score, raw.same, raw.threshold, raw.far) == (result.score, True, -1.0, None)
+    assert embedder.verify(a, b, far=1e-2).threshold == embedder.artifact.thresholds["verify"]["thresholds"]["1e-2"]
+    strict = Embedder.open(embedder.options.model, policy=DecisionPolicy(verify_far=1e-4))
+    assert strict.verify(a, b).threshold == embedder.artifact.thresholds["verify"]["thresholds"]["1e-4"]
+    assert strict.verify(a, b, far=1e-2).far == 1e-2  # the call beats the options
     with pytest.raises(ValueError, match="one image"):
         embedder.similarity([a, b], a)
 

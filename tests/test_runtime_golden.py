@@ -72,14 +72,33 @@ def test_embeddings_are_reproduced_by_the_runtime(golden, golden_dir, spec):
     assert np.sum(fp32 * onnx, axis=1).min() >= 0.9999
 
 
+def test_identify_decisions_at_two_gallery_sizes(golden_dir, spec):
+    """The default identify policy over strangers and enrolled pets, recomputed from the golden embeddings."""
+    g, ident = spec["gallery"], spec["identify"]
+    table = spec["embeddings"][ident["artifact"]]
+    embedder = Embedder.open(golden_dir, backend=ident["artifact"])
+    thresholds = [size["operating_point"]["threshold"] for size in ident["sizes"]]
+    assert [s["templates"] for s in ident["sizes"]] == [8, 24] and thresholds[0] < thresholds[1]
+    for size in ident["sizes"]:
+        gallery = Gallery(embedder, search="exact")
+        for pet in g["enrolled"][: size["pets"]]:
+            gallery.enroll_embeddings(pet["name"], np.array([table[i] for i in pet["images"]], np.float32))
+        assert gallery.identify_point().to_dict() == size["operating_point"]
+        strangers = [q for q in size["queries"] if q["expected"] is None]
+        assert len(strangers) >= 4 and len(strangers) < len(size["queries"])
+        for q in size["queries"]:
+            top = gallery.search(np.array(table[q["image"]], np.float32), 1)[0]
+            assert (top.name, top.score, top.accepted) == (q["top1"], q["score"], q["accepted"])
+
+
 def test_gallery_results_follow_the_rules(golden_dir, spec):
     g = spec["gallery"]
     table = spec["embeddings"][g["artifact"]]
     embedder = Embedder.open(golden_dir, backend=g["artifact"])
-    assert g["threshold"] == embedder.threshold
     gallery = Gallery(embedder, search="exact")
     for pet in g["enrolled"]:
         gallery.enroll_embeddings(pet["name"], np.array([table[i] for i in pet["images"]], np.float32))
+    assert g["threshold"] == gallery.identify_point().threshold  # the default identify policy at its size
     enrolled = {p["name"] for p in g["enrolled"]}
     assert 18 <= len(g["queries"]) <= 22
     assert sum(q["expected"] is None for q in g["queries"]) >= 3

@@ -109,6 +109,9 @@ val importPetfaceModel by tasks.registering {
         @Suppress("UNCHECKED_CAST")
         val manifest = JsonSlurper().parse(manifestFile) as Map<String, Any?>
         if (manifest["schema"] != "petface-manifest") throw GradleException("$manifestFile: not a petface manifest")
+        if (manifest["schema_version"] != 1) {  // the major version; a newer schema_minor only adds fields
+            throw GradleException("$manifestFile: manifest schema version ${manifest["schema_version"]} is not supported (reads 1, any minor)")
+        }
         @Suppress("UNCHECKED_CAST")
         val shipped = (manifest["artifacts"] as List<Map<String, Any?>>)
             .filter { it["format"] == "tflite" && it["status"] == "passed" }

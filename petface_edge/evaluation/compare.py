@@ -14,6 +14,7 @@ from .._cli import ArgumentParser, fail
 from ..atomic import write_text_atomic
 from ..errors import PetfaceError
 from .degradations import PROBES
+from .openset import GALLERY_SIZES
 from .suite import SCHEMA
 
 PROG = "petface-compare"
@@ -43,6 +44,13 @@ SECTIONS: list[tuple[str, list[Row]]] = [
           for far in ("1e-02", "1e-03", "1e-04")],
         ("Best accuracy", ("pairs", "best_accuracy"), "pct", "high"),
         ("Best-accuracy threshold", ("pairs", "best_accuracy_threshold"), "f3", None),
+    ]),
+    ("Open-set identification (FRVT: FNIR at fixed FPIR, 2 photos enrolled per pet)", [
+        *[(f"{pets} pets: {label}", ("open_set", "by_size", str(pets), *path), kind, better)
+          for pets in GALLERY_SIZES
+          for label, path, kind, better in (
+              ("rank-1", ("rank1",), "pct", "high"), ("rank-5", ("rank5",), "pct", "high"),
+              *[(f"FNIR @ FPIR {k}", ("fnir_at_fpir", k, "fnir"), "pct", "low") for k in ("1e-1", "1e-2", "1e-3")])],
     ]),
     ("Triplets", [
         ("Violation rate", ("triplets", "violation_rate"), "pct", "low"),

@@ -1,4 +1,4 @@
-"""The four evaluation figures: nearest neighbours, similarity histogram, ROC, robustness.
+"""The evaluation figures: nearest neighbours, similarity histogram, ROC, open-set DET, robustness.
 
 Built on ``matplotlib.figure.Figure`` directly (the Agg canvas, no pyplot state), so
 plotting works headless and in threads.
@@ -104,6 +104,29 @@ def roc_curve(path: Path, far: np.ndarray, tar: np.ndarray, auc: float, points: 
     ax.set_title("ROC, pair verification")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    fig.savefig(path)
+    return path
+
+
+def det_curve(path: Path, open_set: dict) -> Path:
+    """FNIR against FPIR on log axes, one curve per gallery size (FRVT's open-set DET)."""
+    fig = _figure(6, 4.5)
+    ax = fig.subplots()
+    floor = 1e-4
+    for size, s in open_set["by_size"].items():
+        fpir, fnir = np.asarray(s["det"]["fpir"]), np.asarray(s["det"]["fnir"])
+        floor = min(floor, 1.0 / max(s["stranger_queries"], 1))
+        ax.step(np.maximum(fpir, floor), np.maximum(fnir, 1e-4), where="post",
+                label=f"{size} pets ({s['templates']} templates), rank-1 {s['rank1']:.1%}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(floor, 1.0)
+    ax.set_ylim(1e-4, 1.0)
+    ax.set_xlabel("FPIR: strangers accepted as an enrolled pet (log)")
+    ax.set_ylabel("FNIR: enrolled pets missed at rank 1 (log)")
+    ax.set_title(f"DET, open-set identification ({open_set['enroll_images']} photos enrolled per pet)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
     fig.savefig(path)
     return path
 

@@ -24,6 +24,7 @@ from . import metrics, plots
 from .cache import Embedded, EmbeddingCache, cache_key
 from .dataset import ALL, SPLITS, EvalSet, cap_images, find_splits, load_eval_set
 from .degradations import PROBES
+from .openset import open_set_metrics
 from .runner import EvalError, EvalModel, open_model
 
 SCHEMA = "petface-eval"
@@ -185,6 +186,7 @@ def evaluate(config: EvalConfig, warn: Callable[[str], None] = lambda message: N
     similarity = metrics.pair_similarities(emb, pairs)
     positive, negative = similarity[same], similarity[~same]
     results["pairs"] = metrics.pair_metrics(positive, negative)
+    results["open_set"] = open_set_metrics(emb, labels, seed=config.seed)
     results["triplets"] = metrics.triplet_metrics(emb, metrics.sample_triplets(labels, config.triplets, config.seed))
     results["overfitting"] = _overfitting(run, evalset, emb, splits_file)
     results["robustness"] = _robustness(run, evalset, emb)
@@ -274,6 +276,8 @@ def _plots(run: _Run, evalset: EvalSet, emb: np.ndarray, positive: np.ndarray, n
                                     "FAR 1e-3 threshold": pair["far"]["1e-03"]["threshold"]}),
         plots.roc_curve(out / "roc_curve.png", far, tar, pair["roc_auc"], points, pair["negatives"]),
     ]
+    if results["open_set"]["gallery_sizes"]:
+        made.append(plots.det_curve(out / "det_curve.png", results["open_set"]))
     if "probes" in results["robustness"]:
         made.append(plots.robustness_bars(out / "robustness.png", results["robustness"]["probes"]))
     return [p.name for p in made]
@@ -293,6 +297,13 @@ def summary(results: dict) -> str:
         + "  ".join(f"TAR@{k} {v['tar']:.1%}" for k, v in p["far"].items()),
         f"triplets   violations {t['violation_rate']:.1%}  margin {t['mean_margin']:.3f}",
     ]
+    for size, s in results["open_set"]["by_size"].items():
+        lines.append(f"open-set   {size} pets: rank-1 {s['rank1']:.1%}  rank-5 {s['rank5']:.1%}  "
+                     + "  ".join(f"FNIR@FPIR {k} {v['fnir']:.1%}{'' if v['resolved'] else ' (unresolved)'}"
+                                 for k, v in s["fnir_at_fpir"].items()))
+    if results["open_set"]["skipped_sizes"]:
+        lines.append(f"open-set   galleries of {', '.join(map(str, results['open_set']['skipped_sizes']))} pets "
+                     "do not fit this split")
     o = results["overfitting"]
     if "skipped" not in o:
         lines.append(f"overfit    train R@1 {o['train_recall@1']:.1%} vs {d['split']} R@1 {o['eval_recall@1']:.1%} "

@@ -8,9 +8,10 @@ TorchScript lite interpreter, CoreML, OpenCV (cat-face detection) and usearch
 from .artifacts import ModelError
 from .backends import BackendError
 from .closing import ClosedError
+from .decisions import DecisionPolicy, OperatingPoint, UnsupportedTargetError
 from .detect import Box, DetectionError
 from .embedder import Embedder, EmbedderOptions, FaceEmbedding, VerifyResult
-from .gallery import FaceMatches, Gallery, Match
+from .gallery import FaceMatches, Gallery, Identification, Match
 from .gallery_file import GalleryError
 from .manifest import Manifest, ManifestError
 
@@ -18,6 +19,7 @@ __all__ = [
     "BackendError",
     "Box",
     "ClosedError",
+    "DecisionPolicy",
     "DetectionError",
     "Embedder",
     "EmbedderOptions",
@@ -25,9 +27,12 @@ __all__ = [
     "FaceMatches",
     "Gallery",
     "GalleryError",
+    "Identification",
     "Manifest",
     "ManifestError",
     "Match",
     "ModelError",
+    "OperatingPoint",
+    "UnsupportedTargetError",
     "VerifyResult",
 ]

@@ -20,6 +20,7 @@ from ..errors import PetfaceError
 from .backends import SUFFIX_FORMAT, Backend, BackendError, format_of, open_backend
 from .manifest import (
     NOT_VERIFIABLE,
+    NOT_VERIFIED,
     Artifact,
     InputContract,
     Manifest,
@@ -120,10 +121,10 @@ def _from_manifest(manifest: Manifest, backend: str, threads: Optional[int], dev
             skipped.append((artifact.id, "manifest entry has no input/output contract"))
             continue
         path = manifest.path_of(artifact)
-        problem = _integrity_problem(path, artifact)
-        if problem:
-            skipped.append((artifact.id, problem))
+        if not path.exists():  # an artifact left out of a copy: the next one may be there
+            skipped.append((artifact.id, f"{path}: file missing"))
             continue
+        check_integrity(path, artifact)  # a changed file is refused outright, never passed over quietly
         try:
             loaded = open_backend(path, threads=threads, device=device)
         except ModuleNotFoundError as exc:
@@ -134,10 +135,10 @@ def _from_manifest(manifest: Manifest, backend: str, threads: Optional[int], dev
             continue
         problem = _shape_problem(loaded, artifact.input, path)
         if problem:
+            loaded.close()
             skipped.append((artifact.id, problem))
             continue
-        fingerprint = manifest.fingerprint or str(loaded.metadata.get(FINGERPRINT_KEY, ""))
-        return LoadedArtifact(loaded, artifact, fingerprint, where, skipped)
+        return LoadedArtifact(loaded, artifact, _fingerprint(loaded, path, manifest), where, skipped)
     reasons = "; ".join(f"{aid}: {why}" for aid, why in skipped)
     raise ModelError(f"{where}: no artifact for backend={backend!r} runs on this machine ({reasons})")
 
@@ -149,18 +150,24 @@ def _from_artifact_file(path: Path, backend: str, threads: Optional[int], device
     if not path.exists():
         raise ModelError(f"{path}: no such model file")
     entry = _manifest_entry_for(path)
-    loaded = open_backend(path, threads=threads, device=device)
     if entry is not None:
-        manifest, artifact = entry
-        fingerprint = manifest.fingerprint or str(loaded.metadata.get(FINGERPRINT_KEY, ""))
-        source = manifest.directory / "manifest.json"
-    else:
-        artifact = _artifact_from_metadata(path, fmt, loaded.metadata)
-        fingerprint = str(loaded.metadata.get(FINGERPRINT_KEY, ""))
-        source = path
-    problem = _shape_problem(loaded, artifact.input, path)
-    if problem:
-        raise ModelError(problem)
+        check_integrity(path, entry[1])
+    loaded = open_backend(path, threads=threads, device=device)
+    try:
+        if entry is not None:
+            manifest, artifact = entry
+            fingerprint = _fingerprint(loaded, path, manifest)
+            source = manifest.directory / "manifest.json"
+        else:
+            artifact = _artifact_from_metadata(path, fmt, loaded.metadata)
+            fingerprint = _fingerprint(loaded, path, None)
+            source = path
+        problem = _shape_problem(loaded, artifact.input, path)
+        if problem:
+            raise ModelError(problem)
+    except BaseException:
+        loaded.close()
+        raise
     return LoadedArtifact(loaded, artifact, fingerprint, source)
 
 
@@ -197,7 +204,7 @@ def _artifact_from_metadata(path: Path, fmt: str, meta: dict) -> Artifact:
     """The artifact entry rebuilt from the metadata petface-export embeds (export/worker.py ``metadata``)."""
     precision = str(meta.get("precision", "unknown"))
     entry = {"id": f"{fmt}-{precision}", "format": fmt, "precision": precision, "path": path.name,
-             "status": "not in a manifest (bare artifact)", "input": _json_field(meta, "input_contract", path),
+             "status": NOT_VERIFIED, "input": _json_field(meta, "input_contract", path),
              "output": _json_field(meta, "output_contract", path)}
     try:
         return artifact_from_dict(entry)
@@ -205,13 +212,30 @@ def _artifact_from_metadata(path: Path, fmt: str, meta: dict) -> Artifact:
         raise ModelError(f"{path}: embedded input/output contract is malformed ({exc})") from None
 
 
-def _integrity_problem(path: Path, artifact: Artifact) -> str:
-    """Why the file on disk is not the file the manifest verified (empty when it is)."""
-    if not path.exists():
-        return f"{path}: file missing"
-    if artifact.sha256 and artifact_digest(path)[1] != artifact.sha256:
-        return f"{path}: sha256 differs from the manifest (file changed after export)"
-    return ""
+def check_integrity(path: Path, artifact: Artifact) -> None:
+    """Refuse a file that is not the one its manifest entry describes (its status would be a lie about it)."""
+    if not artifact.sha256:
+        raise ModelError(f"{path}: manifest entry '{artifact.id}' records no sha256, so the file cannot be checked")
+    size, sha = artifact_digest(path)
+    if sha != artifact.sha256:
+        raise ModelError(f"{path}: sha256 {sha[:12]}… differs from manifest entry '{artifact.id}' "
+                         f"({artifact.sha256[:12]}…, {artifact.bytes:,} bytes; the file has {size:,}): "
+                         "the file changed after export")
+
+
+def _fingerprint(loaded: Backend, path: Path, manifest: Optional[Manifest]) -> str:
+    """The file's own embedded fingerprint, cross-checked against the manifest's.
+
+    Galleries are bound to it, so it must describe the weights that actually run: a file built from other
+    weights is refused. A file without one (a foreign model) borrows the manifest's only once its sha256
+    has matched the manifest entry; a bare foreign file has none.
+    """
+    own = str(loaded.metadata.get(FINGERPRINT_KEY, ""))
+    recorded = manifest.fingerprint if manifest is not None else ""
+    if own and recorded and own != recorded:
+        raise ModelError(f"{path}: embedded fingerprint {own[:12]}… differs from the manifest's {recorded[:12]}… "
+                         "(built from other weights)")
+    return own or recorded
 
 
 def _shape_problem(backend: Backend, contract: InputContract, path: Path) -> str:

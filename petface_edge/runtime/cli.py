@@ -2,7 +2,9 @@
 
 Human-readable output by default, ``--json`` for scripts. Exit status: 0 match (or
 success), 1 no match, 2 error (one line on stderr naming the file, never a traceback).
-MODEL is an export directory, its manifest.json or one artifact file.
+MODEL is an export directory, its manifest.json or one artifact file. ``compare`` decides
+by the verify policy (default FAR 1e-3), ``identify`` by the identify policy (default FPIR
+1e-2 at the gallery's template count); each prints the operating point it used.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ def _parser() -> ArgumentParser:
     p.add_argument("model")
     p.add_argument("a", metavar="A")
     p.add_argument("b", metavar="B")
-    p.add_argument("--threshold", type=float, help="cosine threshold (default: the artifact's calibrated one)")
+    rule = p.add_mutually_exclusive_group()
+    rule.add_argument("--far", type=float, help="target false-accept rate (default 1e-3; calibrated: 1e-2..1e-5)")
+    rule.add_argument("--threshold", type=float, help="raw cosine threshold instead of a target FAR")
     model_options(p, flag=False)
     p.set_defaults(run=_compare)
 
@@ -79,7 +83,10 @@ def _parser() -> ArgumentParser:
     p.add_argument("gallery")
     p.add_argument("image")
     p.add_argument("--top-k", type=positive_int, default=5)
-    p.add_argument("--threshold", type=float, help="cosine threshold (default: the artifact's calibrated one)")
+    rule = p.add_mutually_exclusive_group()
+    rule.add_argument("--fpir", type=float, help="target rate of strangers accepted as an enrolled pet, at this "
+                                                 "gallery's size (default 1e-2; calibrated: 1e-1, 1e-2, 1e-3)")
+    rule.add_argument("--threshold", type=float, help="raw cosine threshold instead of a target FPIR")
     p.add_argument("--detect", choices=("cat",), help="find cat faces first and identify each")
     model_options(p, flag=True)
     p.set_defaults(run=_identify)
@@ -156,14 +163,16 @@ def _embed(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     embedder = _open(args)
-    result = embedder.verify(args.a, args.b, args.threshold)
+    point = embedder.verify_point(args.threshold, args.far)  # refuses an unsupported target before any work
+    result = embedder.verify(args.a, args.b, args.threshold, args.far)
     if args.json:
         _print_json({"a": args.a, "b": args.b, "score": result.score, "same": result.same,
                      "threshold": result.threshold, "threshold_source": result.threshold_source,
+                     "operating_point": point.to_dict(),
                      "model": _model_json(embedder)})
     else:
         verdict = "same pet" if result.same else "different pets"
-        print(f"{verdict}: cosine {result.score:.4f} vs threshold {result.threshold:.4f} ({result.threshold_source})")
+        print(f"{verdict}: cosine {result.score:.4f}; {point.describe()}")
     return MATCH if result.same else NO_MATCH
 
 
@@ -185,20 +194,21 @@ def _enroll(args: argparse.Namespace) -> int:
 def _identify(args: argparse.Namespace) -> int:
     embedder = _open(args)
     gallery = Gallery.load(args.gallery, embedder)
-    threshold, source = embedder.resolve_threshold(args.threshold)
+    point = gallery.identify_point(args.threshold, args.fpir)  # refuses an unsupported target before any work
     if args.detect:
         faces = [(f.box.to_dict(), f.matches)
-                 for f in gallery.identify_faces(args.image, args.detect, args.top_k, threshold)]
+                 for f in gallery.identify_faces(args.image, args.detect, args.top_k, args.threshold, args.fpir)]
     else:
-        faces = [(None, gallery.identify(args.image, args.top_k, threshold))]
-    best = [m[0].name if m and m[0].accepted else None for _, m in faces]
+        faces = [(None, gallery.identify(args.image, args.top_k, args.threshold, args.fpir))]
+    best = [m.best for _, m in faces]
     if args.json:
-        _print_json({"image": args.image, "gallery": args.gallery, "threshold": threshold,
-                     "threshold_source": source, "model": _model_json(embedder),
+        _print_json({"image": args.image, "gallery": args.gallery, "pets": len(gallery),
+                     "threshold": point.threshold, "threshold_source": point.describe(),
+                     "operating_point": point.to_dict(), "model": _model_json(embedder),
                      "faces": [{"box": box, "match": name, "matches": [_match_json(m) for m in matches]}
                                for (box, matches), name in zip(faces, best)]})
     else:
-        print(f"{args.gallery}: {len(gallery)} pet(s); threshold {threshold:.4f} ({source})")
+        print(f"{args.gallery}: {len(gallery)} pet(s); {point.describe()}")
         if not faces:
             print(f"no {args.detect} face found in {args.image}")
         for (box, matches), name in zip(faces, best):

@@ -8,7 +8,7 @@ preprocessing is the one shared :func:`petface_edge.imaging.preprocess`.
     >>> with Embedder.open("export/") as embedder:      # best shipped artifact for this machine
     ...     embedder.describe()
     ...     vectors = embedder.embed(["a.jpg", "b.jpg"])  # (2, 128) float32, unit length
-    ...     embedder.verify("a.jpg", "b.jpg")             # VerifyResult(score=..., same=..., ...)
+    ...     embedder.verify("a.jpg", "b.jpg")             # VerifyResult(score=..., same=..., ...): FAR 1e-3
 """
 
 from __future__ import annotations
@@ -21,20 +21,19 @@ from typing import Iterable, Optional, Union
 import numpy as np
 from PIL import Image
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, PetfaceError
 from ..imaging import ImageLike, crop_square, load_image, resize_pixels
-from .artifacts import LoadedArtifact, ModelError, ModelRef, load_artifact
+from .artifacts import LoadedArtifact, ModelRef, load_artifact
 from .backends import DEVICES
 from .closing import Closeable, RunGate
 from .contract import from_output_tensor, to_input_tensor
+from .decisions import VERIFY, DecisionPolicy, OperatingPoint, resolve
 from .detect import Box, get_detector
 from .manifest import Artifact, InputContract, OutputContract
 
 Images = Union[ImageLike, Iterable[ImageLike]]
 # Images per backend call for artifacts that accept any batch size: bounds memory, keeps batches efficient.
 DEFAULT_MAX_BATCH = 32
-# The manifest threshold an embedder uses unless told otherwise.
-DEFAULT_THRESHOLD_KEY = "best_accuracy"
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,9 @@ class EmbedderOptions:
     ``"tflite"``, ``"torchscript"``, ``"coreml"``) or an artifact id (``"tflite-int8"``).
     ``threads``: intra-op threads of the runtime (None: its default). ``device``: ``"cpu"``
     or ``"cuda"`` (ONNX with onnxruntime-gpu; any other format on ``"cuda"`` is an error).
-    ``max_batch``: images per runtime call.
+    ``max_batch``: images per runtime call. ``policy``: target rates or raw thresholds for verify
+    and identify decisions (default: the artifact's calibrated FAR 1e-3 / FPIR 1e-2; see
+    :mod:`.decisions`).
     """
 
     model: ModelRef
@@ -54,6 +55,7 @@ class EmbedderOptions:
     threads: Optional[int] = None
     device: str = "cpu"
     max_batch: int = DEFAULT_MAX_BATCH
+    policy: DecisionPolicy = DecisionPolicy()
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
@@ -70,6 +72,7 @@ class VerifyResult:
     same: bool  # score >= threshold
     threshold: float
     threshold_source: str
+    far: Optional[float] = None  # the target FAR the threshold was calibrated for; None: a raw threshold
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,10 @@ class Embedder(Closeable):
 
     @classmethod
     def open(cls, model: ModelRef, backend: str = "auto", threads: Optional[int] = None,
-             device: str = "cpu") -> "Embedder":
+             device: str = "cpu", policy: DecisionPolicy = DecisionPolicy()) -> "Embedder":
         """Open an artifact file, an export directory or a manifest (see :class:`EmbedderOptions`)."""
-        return cls.create_from_options(EmbedderOptions(model, backend=backend, threads=threads, device=device))
+        return cls.create_from_options(EmbedderOptions(model, backend=backend, threads=threads, device=device,
+                                                       policy=policy))
 
     @classmethod
     def create_from_options(cls, options: EmbedderOptions) -> "Embedder":
@@ -169,18 +173,16 @@ class Embedder(Closeable):
 
     @property
     def threshold(self) -> Optional[float]:
-        """The default decision threshold (the artifact's best-accuracy cosine), or None if it has none."""
-        value = self.artifact.thresholds.get(DEFAULT_THRESHOLD_KEY)
-        return None if value is None else float(value)
+        """The verify threshold of this embedder's policy (default: FAR 1e-3), or None if it has no calibration."""
+        try:
+            return self.verify_point().threshold
+        except PetfaceError:
+            return None
 
-    def resolve_threshold(self, threshold: Optional[float] = None) -> tuple[float, str]:
-        """``threshold`` if given, else the artifact's default; with a description of where it came from."""
-        if threshold is not None:
-            return float(threshold), "caller"
-        if self.threshold is None:
-            raise ModelError(f"{self.artifact.id} has no calibrated threshold in its manifest; pass a threshold")
-        origin = self.artifact.thresholds.get("source", "export manifest")
-        return self.threshold, f"{self.artifact.id} {DEFAULT_THRESHOLD_KEY} ({origin})"
+    def verify_point(self, threshold: Optional[float] = None, far: Optional[float] = None) -> OperatingPoint:
+        """The verify operating point: the call's ``threshold`` or ``far``, else the options', else FAR 1e-3."""
+        levels = [(threshold, far, "call"), self._options.policy.level(VERIFY, "embedder options")]
+        return resolve(VERIFY, levels, self.artifact.thresholds, self.artifact.id)
 
     def describe(self) -> str:
         """One paragraph saying which artifact runs, in which runtime, under which contract."""
@@ -192,8 +194,10 @@ class Embedder(Closeable):
             f"contract from {self._loaded.source}",
             f"fingerprint {self.fingerprint or 'unknown'}",
         ]
-        if self.threshold is not None:
-            lines.append(f"threshold {self.threshold:.4f} ({DEFAULT_THRESHOLD_KEY})")
+        try:
+            lines.append(self.verify_point().describe())
+        except PetfaceError as exc:
+            lines.append(f"no verify threshold: {exc}")
         lines += [f"skipped {aid}: {why}" for aid, why in self._loaded.skipped]
         return "\n".join(lines)
 
@@ -246,11 +250,11 @@ class Embedder(Closeable):
         return float(np.dot(self._vector(a), self._vector(b)))
 
     def verify(self, a: Union[ImageLike, np.ndarray], b: Union[ImageLike, np.ndarray],
-               threshold: Optional[float] = None) -> VerifyResult:
-        """Same pet or not: cosine score against ``threshold`` (default: the artifact's calibrated one)."""
-        value, source = self.resolve_threshold(threshold)
+               threshold: Optional[float] = None, far: Optional[float] = None) -> VerifyResult:
+        """Same pet or not, by the verify policy: a raw ``threshold``, a target ``far``, or the options' default."""
+        point = self.verify_point(threshold, far)
         score = self.similarity(a, b)
-        return VerifyResult(score, score >= value, value, source)
+        return verify_result(score, point)
 
     def __repr__(self) -> str:
         state = ", closed" if self._closed else ""
@@ -270,6 +274,11 @@ class Embedder(Closeable):
         if len(vectors) != 1:
             raise InvalidArgumentError(f"expected one image or embedding, got a batch of {len(vectors)}")
         return vectors[0]
+
+
+def verify_result(score: float, point: OperatingPoint) -> VerifyResult:
+    """A verify decision by ``point``."""
+    return VerifyResult(score, score >= point.threshold, point.threshold, point.describe(), point.target)
 
 
 def _as_list(images: Images) -> list:

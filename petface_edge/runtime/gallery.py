@@ -2,13 +2,17 @@
 
 Each enrolled image is kept as its own template; a pet's score for a query is the
 maximum cosine over its templates (robust to one bad enrollment photo, unlike a mean).
-Matches are ranked by score, ties by name, and ``accepted`` means ``score >= threshold``
-with the artifact's calibrated threshold unless one is given. A gallery is bound to the
-fingerprint of the model that made its templates. File format: :mod:`.gallery_file`.
+Matches are ranked by score, ties by name. ``identify`` decides by the identify policy
+(:mod:`.decisions`): ``accepted`` means ``score >= threshold`` with the threshold calibrated
+for the target FPIR (default 1e-2) at the gallery's current template count, so it rises as
+the gallery grows; the result states that operating point. ``verify`` uses the verify policy
+(default FAR 1e-3). A gallery is bound to the fingerprint of the model that made its
+templates. File format: :mod:`.gallery_file`.
 
     >>> with Gallery(embedder) as gallery:
     ...     gallery.enroll("Luna", ["luna1.jpg", "luna2.jpg"])
-    ...     gallery.identify("who.jpg")   # [Match(name='Luna', score=0.83, accepted=True), ...]
+    ...     result = gallery.identify("who.jpg")   # [Match(name='Luna', score=0.83, accepted=True), ...]
+    ...     result.best, result.operating_point     # 'Luna' (or None: nobody enrolled), FPIR 1e-2 at 2 templates
     ...     gallery.save("pets.gallery")
     >>> Gallery.load("pets.gallery", embedder)
 """
@@ -16,9 +20,10 @@ fingerprint of the model that made its templates. File format: :mod:`.gallery_fi
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Union, overload
 
 import numpy as np
 
@@ -27,7 +32,8 @@ from ..imaging import ImageLike
 from .artifacts import ModelError
 from .detect import Box
 from .closing import Closeable
-from .embedder import Embedder, Images, VerifyResult
+from .decisions import IDENTIFY, VERIFY, DecisionPolicy, OperatingPoint, resolve
+from .embedder import Embedder, Images, VerifyResult, verify_result
 from .gallery_file import GalleryData, GalleryError, read_gallery, write_gallery
 from .search import (
     ANN_CANDIDATES_PER_MATCH,
@@ -51,12 +57,39 @@ class Match:
     accepted: bool  # score >= threshold
 
 
+@dataclass(frozen=True, eq=True)
+class Identification(Sequence):
+    """The ranked matches of one query (a sequence of :class:`Match`, best first) and the rule that judged them.
+
+    ``operating_point``: the identify policy's target FPIR, threshold and gallery template count.
+    """
+
+    matches: tuple[Match, ...]
+    operating_point: OperatingPoint
+
+    @overload
+    def __getitem__(self, i: int) -> Match: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[Match, ...]: ...
+
+    def __getitem__(self, i):
+        return self.matches[i]
+
+    def __len__(self) -> int:
+        return len(self.matches)
+
+    @property
+    def best(self) -> Optional[str]:
+        """The accepted top match's name, or None when the query is nobody enrolled."""
+        return self.matches[0].name if self.matches and self.matches[0].accepted else None
+
+
 @dataclass(frozen=True)
 class FaceMatches:
     """Matches for one face found by the detector (``box``: its square crop in the upright image)."""
 
     box: Box
-    matches: list[Match]
+    matches: Identification
 
 
 class Gallery(Closeable):
@@ -66,6 +99,9 @@ class Gallery(Closeable):
     the candidate pets) or ``"auto"`` (approximate from ``ann_min_templates`` templates on,
     when the ``ann`` extra is installed).
 
+    ``policy``: target rates or raw thresholds for this gallery's decisions; settings it leaves
+    None fall back to the embedder's options, then to the calibrated defaults.
+
     ``close()`` (or leaving a ``with`` block) frees the search indexes (the approximate one is
     native memory); using the gallery afterwards raises :class:`ClosedError`. The embedder
     belongs to the caller and stays open.
@@ -73,17 +109,19 @@ class Gallery(Closeable):
 
     _reopen_hint = "load it again to use it"
 
-    def __init__(self, embedder: Embedder, search: str = "auto", ann_min_templates: int = ANN_MIN_TEMPLATES) -> None:
+    def __init__(self, embedder: Embedder, search: str = "auto", ann_min_templates: int = ANN_MIN_TEMPLATES,
+                 policy: DecisionPolicy = DecisionPolicy()) -> None:
         if not embedder.fingerprint:
             raise ModelError(f"{embedder.model_path}: the model carries no fingerprint, so a gallery cannot be "
                              "bound to it; use an artifact from petface-export")
-        self._init(embedder.fingerprint, embedder.dim, embedder, search, ann_min_templates)
+        self._init(embedder.fingerprint, embedder.dim, embedder, search, ann_min_templates, policy)
         self.artifact = embedder.artifact.id
 
     def _init(self, fingerprint: str, dim: int, embedder: Optional[Embedder], search: str,
-              ann_min_templates: int) -> None:
+              ann_min_templates: int, policy: DecisionPolicy) -> None:
         if search not in SEARCH_MODES:
             raise InvalidArgumentError(f"search must be one of {', '.join(SEARCH_MODES)}, got {search!r}")
+        self.policy = policy
         self.fingerprint = fingerprint
         self.dim = dim
         self.embedder = embedder
@@ -182,36 +220,51 @@ class Gallery(Closeable):
 
     # -- queries -----------------------------------------------------------------------------
 
-    def identify(self, image: ImageLike, top_k: int = 5, threshold: Optional[float] = None) -> list[Match]:
-        """The ``top_k`` enrolled pets most like the face in ``image``, best first."""
-        return self.search(self._query_vector(image), top_k, threshold)
+    def identify(self, image: ImageLike, top_k: int = 5, threshold: Optional[float] = None,
+                 fpir: Optional[float] = None) -> Identification:
+        """The ``top_k`` enrolled pets most like the face in ``image``, best first, judged by the identify policy.
+
+        ``threshold`` (raw cosine) or ``fpir`` (target rate) override the gallery's and embedder's policy.
+        """
+        return self.search(self._query_vector(image), top_k, threshold, fpir)
 
     def identify_faces(self, image: ImageLike, detect: str = "cat", top_k: int = 5,
-                       threshold: Optional[float] = None) -> list[FaceMatches]:
+                       threshold: Optional[float] = None, fpir: Optional[float] = None) -> list[FaceMatches]:
         """Detect faces in a full photo, identify each; an empty list means no face was found."""
         faces = self._require_embedder().embed_faces(image, detect)
-        return [FaceMatches(f.box, self.search(f.embedding, top_k, threshold)) for f in faces]
+        return [FaceMatches(f.box, self.search(f.embedding, top_k, threshold, fpir)) for f in faces]
 
-    def search(self, embedding: np.ndarray, top_k: int = 5, threshold: Optional[float] = None) -> list[Match]:
+    def search(self, embedding: np.ndarray, top_k: int = 5, threshold: Optional[float] = None,
+               fpir: Optional[float] = None) -> Identification:
         """:meth:`identify` for a precomputed query embedding."""
         if top_k < 1:
             raise InvalidArgumentError(f"top_k must be at least 1, got {top_k}")
-        value = self._threshold_and_source(threshold)[0]
         query = self._unit_rows(embedding)
         if len(query) != 1:
             raise InvalidArgumentError(f"search takes one query embedding, got {len(query)}")
         with self._lock:
+            point = self.identify_point(threshold, fpir)
             names, scores = self._score(query[0], top_k)
-        return [Match(name, score, score >= value) for name, score in rank(names, scores, top_k)]
+        matches = tuple(Match(name, score, score >= point.threshold) for name, score in rank(names, scores, top_k))
+        return Identification(matches, point)
 
-    def verify(self, name: str, image: Union[ImageLike, np.ndarray], threshold: Optional[float] = None
-               ) -> VerifyResult:
-        """Is the face in ``image`` (or an embedding) the enrolled pet ``name``? Score: max over its templates."""
-        value, source = self._threshold_and_source(threshold)
+    def identify_point(self, threshold: Optional[float] = None, fpir: Optional[float] = None) -> OperatingPoint:
+        """The identify operating point at the gallery's current template count (it moves as the gallery grows)."""
+        with self._lock:
+            self._require_open()
+            return self._point(IDENTIFY, threshold, fpir, self._template_total)
+
+    def verify(self, name: str, image: Union[ImageLike, np.ndarray], threshold: Optional[float] = None,
+               far: Optional[float] = None) -> VerifyResult:
+        """Is the face in ``image`` (or an embedding) the enrolled pet ``name``? By the verify policy.
+
+        Score: max over the pet's templates.
+        """
+        point = self._point(VERIFY, threshold, far)
         query = self._query_vector(image)
         with self._lock:
             score = float(np.max(self._templates_of(name) @ query))
-        return VerifyResult(score, score >= value, value, source)
+        return verify_result(score, point)
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -225,10 +278,11 @@ class Gallery(Closeable):
 
     @classmethod
     def load(cls, path: Union[str, Path], embedder: Optional[Embedder] = None, search: str = "auto",
-             ann_min_templates: int = ANN_MIN_TEMPLATES) -> "Gallery":
+             ann_min_templates: int = ANN_MIN_TEMPLATES, policy: DecisionPolicy = DecisionPolicy()) -> "Gallery":
         """Read a gallery file; with ``embedder``, refuse one made by a different model.
 
-        Without an embedder the gallery can be listed, edited, saved and searched with embeddings.
+        Without an embedder the gallery can be listed, edited, saved and searched with embeddings
+        (decisions then need a raw threshold: there is no calibration without the model).
         """
         data = read_gallery(path)
         if embedder is not None:
@@ -241,7 +295,7 @@ class Gallery(Closeable):
             if embedder.dim != data.dim:
                 raise GalleryError(f"{path}: holds {data.dim}-d templates, the model gives {embedder.dim}-d")
         gallery = cls.__new__(cls)
-        gallery._init(data.fingerprint, data.dim, embedder, search, ann_min_templates)
+        gallery._init(data.fingerprint, data.dim, embedder, search, ann_min_templates, policy)
         gallery.artifact, gallery.created = data.artifact, data.created
         for name, templates in data.pets.items():
             gallery._add(name, templates)  # stored as written: no re-normalization, so save/load is exact
@@ -276,12 +330,15 @@ class Gallery(Closeable):
                              "to embed images")
         return self.embedder
 
-    def _threshold_and_source(self, threshold: Optional[float]) -> tuple[float, str]:
-        if threshold is None and self.embedder is None:
-            raise ModelError("no threshold: this gallery has no model to take its calibrated threshold from")
+    def _point(self, policy: str, threshold: Optional[float], rate: Optional[float],
+               templates: Optional[int] = None) -> OperatingPoint:
+        """Resolve by precedence: the call, this gallery's policy, the embedder's options, the calibrated default."""
+        levels = [(threshold, rate, "call"), self.policy.level(policy, "gallery policy")]
         if self.embedder is None:
-            return float(threshold), "caller"
-        return self.embedder.resolve_threshold(threshold)
+            return resolve(policy, levels, None, self.artifact or "this gallery", templates)
+        levels.append(self.embedder.options.policy.level(policy, "embedder options"))
+        artifact = self.embedder.artifact
+        return resolve(policy, levels, artifact.thresholds, artifact.id, templates)
 
     def _query_vector(self, image: Union[ImageLike, np.ndarray]) -> np.ndarray:
         if isinstance(image, np.ndarray) and image.ndim == 1:

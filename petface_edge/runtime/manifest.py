@@ -8,23 +8,30 @@ Plain JSON with a schema version, so Kotlin and Swift read it without petface co
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from ..atomic import write_json_atomic
 from ..errors import NotFoundError, PetfaceError
 
 SCHEMA = "petface-manifest"
+# Versioning: ``schema_version`` is the major version; a reader opens only its own major and refuses any
+# other in one line. ``schema_minor`` counts additive revisions (new fields, never a changed meaning): a
+# reader opens a newer minor, keeps the fields it does not know (``extra``, written back on save) and
+# ignores them. Minor 1: the data source of the parity set, the retrieval (Recall@1) INT8 gate.
 SCHEMA_VERSION = 1
+SCHEMA_MINOR = 1
 
 # Artifact status values, in the words of the report table.
 PASSED = "passed"
 FAILED_PARITY = "failed parity"
 FAILED_EXPORT = "failed export"
 NOT_VERIFIABLE = "not verifiable here"
+NOT_VERIFIED = "not verified"  # a file opened with no manifest entry: nothing vouches for it, no default threshold
 SHIPPABLE = (PASSED,)
 
 
@@ -38,6 +45,7 @@ class Quantization:
 
     scale: float
     zero_point: int
+    extra: dict = field(default_factory=dict, compare=False, repr=False)  # fields of a newer minor schema
 
 
 @dataclass
@@ -59,6 +67,7 @@ class InputContract:
     resize: str = "pil_bilinear"
     normalization: str = "in_graph"
     quantization: Optional[Quantization] = None
+    extra: dict = field(default_factory=dict, compare=False, repr=False)  # fields of a newer minor schema
 
     @property
     def shape(self) -> list:
@@ -73,6 +82,7 @@ class OutputContract:
     dim: int
     l2_normalized: bool = True
     quantization: Optional[Quantization] = None
+    extra: dict = field(default_factory=dict, compare=False, repr=False)  # fields of a newer minor schema
 
 
 @dataclass
@@ -93,6 +103,7 @@ class Artifact:
     export_seconds: float = 0.0
     tools: dict = field(default_factory=dict)
     error: str = ""
+    extra: dict = field(default_factory=dict, compare=False, repr=False)  # fields of a newer minor schema
 
     @property
     def shippable(self) -> bool:
@@ -108,7 +119,9 @@ class Manifest:
     created: str = ""
     schema: str = SCHEMA
     schema_version: int = SCHEMA_VERSION
+    schema_minor: int = SCHEMA_MINOR
     directory: Path = field(default=Path("."), repr=False, compare=False)
+    extra: dict = field(default_factory=dict, compare=False, repr=False)  # fields of a newer minor schema
 
     @property
     def fingerprint(self) -> str:
@@ -125,9 +138,7 @@ class Manifest:
         return self.directory / artifact.path
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("directory")
-        return d
+        return to_json(self)
 
     def save(self, path: str | Path) -> Path:
         """Write atomically (temporary file + rename) so readers never see half a manifest."""
@@ -150,41 +161,74 @@ class Manifest:
             raise ManifestError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from None
         if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
             raise ManifestError(f"{path}: not a petface manifest (expected schema '{SCHEMA}')")
-        if raw.get("schema_version", 0) > SCHEMA_VERSION:
-            raise ManifestError(
-                f"{path}: manifest schema {raw['schema_version']} is newer than this petface-edge supports "
-                f"({SCHEMA_VERSION})"
-            )
-        artifacts = [artifact_from_dict(a) for a in raw.get("artifacts", [])]
-        fields = {k: raw[k] for k in ("model", "producer", "verification", "created", "schema_version") if k in raw}
-        return cls(artifacts=artifacts, directory=path.parent, **fields)
+        major, minor = raw.get("schema_version"), raw.get("schema_minor", 0)
+        if major != SCHEMA_VERSION:
+            raise ManifestError(f"{path}: manifest schema version {major} is not supported: this petface-edge "
+                                f"reads version {SCHEMA_VERSION} (any minor); use a petface-edge that reads it, "
+                                "or re-export")
+        try:
+            known, extra = _split(cls, raw)
+            known.pop("directory", None)
+            known["artifacts"] = [artifact_from_dict(a) for a in known.get("artifacts", [])]
+            known["schema_minor"] = int(minor)
+            return cls(**known, directory=path.parent, extra=extra)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ManifestError(f"{path}: malformed manifest ({type(exc).__name__}: {exc})") from None
+
+
+def _split(cls: type, d: dict) -> tuple[dict, dict]:
+    """``d`` split into the fields ``cls`` knows and the rest (kept in ``extra``, ignored)."""
+    if not isinstance(d, dict):
+        raise TypeError(f"expected a JSON object for {cls.__name__}, got {type(d).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+    return {k: v for k, v in d.items() if k in names}, {k: v for k, v in d.items() if k not in names}
+
+
+def to_json(obj: Any) -> Any:
+    """Dataclasses to JSON values, each ``extra`` merged back (a newer minor's fields survive a rewrite)."""
+    if dataclasses.is_dataclass(obj):
+        out = dict(getattr(obj, "extra", {}))
+        out.update({f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                    if f.name not in ("extra", "directory")})
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [to_json(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_json(v) for k, v in obj.items()}
+    return obj
 
 
 def _quant(d: Optional[dict]) -> Optional[Quantization]:
-    return Quantization(**d) if d else None
+    if not d:
+        return None
+    known, extra = _split(Quantization, d)
+    return Quantization(**known, extra=extra)
 
 
 def input_contract_from_dict(d: dict) -> InputContract:
-    d = dict(d)
-    d["range"] = tuple(d.get("range", (0, 255)))
-    d["quantization"] = _quant(d.get("quantization"))
-    return InputContract(**d)
+    known, extra = _split(InputContract, d)
+    known["range"] = tuple(known.get("range", (0, 255)))
+    known["quantization"] = _quant(known.get("quantization"))
+    return InputContract(**known, extra=extra)
 
 
 def output_contract_from_dict(d: dict) -> OutputContract:
-    d = dict(d)
-    d["quantization"] = _quant(d.get("quantization"))
-    return OutputContract(**d)
+    known, extra = _split(OutputContract, d)
+    known["quantization"] = _quant(known.get("quantization"))
+    return OutputContract(**known, extra=extra)
 
 
 def artifact_from_dict(d: dict) -> Artifact:
-    """An :class:`Artifact` from its JSON form (a manifest entry, or contracts embedded in an artifact)."""
-    d = dict(d)
-    if d.get("input"):
-        d["input"] = input_contract_from_dict(d["input"])
-    if d.get("output"):
-        d["output"] = output_contract_from_dict(d["output"])
-    return Artifact(**d)
+    """An :class:`Artifact` from its JSON form (a manifest entry, or contracts embedded in an artifact).
+
+    Fields this version does not know are kept in ``extra`` and ignored; a missing required one is a TypeError.
+    """
+    known, extra = _split(Artifact, d)
+    if known.get("input"):
+        known["input"] = input_contract_from_dict(known["input"])
+    if known.get("output"):
+        known["output"] = output_contract_from_dict(known["output"])
+    return Artifact(**known, extra=extra)
 
 
 def artifact_digest(path: str | Path) -> tuple[int, str]:

@@ -41,7 +41,7 @@ struct IdentifyView: View {
                     } header: {
                         Text("Best matches")
                     } footer: {
-                        Text(verdict(result.matches) + String(format: " Computed in %.0f ms.", result.millis))
+                        Text(verdict(result) + String(format: " Computed in %.0f ms.", result.millis))
                     }
                 }
             }
@@ -49,9 +49,11 @@ struct IdentifyView: View {
         }
     }
 
-    private func verdict(_ matches: [Match]) -> String {
-        guard let best = matches.first else { return "" }
-        let threshold = String(format: "%.3f", store.gallery?.threshold ?? 0)
+    private func verdict(_ result: Identification) -> String {
+        guard let best = result.matches.first else { return "" }
+        let point = result.operatingPoint
+        let threshold = String(format: "%.3f", point.threshold)
+            + " (FPIR \(point.target.map(DecisionTables.rateKey) ?? "-") at \(point.gallerySize ?? 0) photos)"
         return best.accepted
             ? "This is \(best.name) (score \(String(format: "%.3f", best.score)) ≥ threshold \(threshold))."
             : "Not an enrolled pet: no score reaches the threshold \(threshold)."

@@ -41,6 +41,8 @@ struct Identification {
     let animal: DetectedAnimal?
     let detection: CropPolicy.Detection
     let matches: [Match]
+    /// The identify policy's threshold for this gallery's size (FPIR 1e-2 by default).
+    let operatingPoint: OperatingPoint
     let millis: Double
 }
 
@@ -116,9 +118,10 @@ final class PetStore {
             self.manifest = manifest
             engine = Engine(embedder: embedder, detector: AnimalDetector())
             verification = embedder.artifact.verification
-            let threshold = embedder.artifact.defaultThreshold.map { String(format: "%.3f", $0) } ?? "none"
+            let policy = embedder.artifact.decisions.map { "identify at FPIR \(DecisionTables.rateKey($0.defaultFPIR))" }
+                ?? "no decision tables"
             modelSummary = "\(embedder.artifact.id), \(embedder.input.size) px, \(embedder.output.dim)-d, "
-                + "threshold \(threshold), model \(manifest.fingerprint.prefix(12)), \(computeUnits.label)"
+                + "\(policy), model \(manifest.fingerprint.prefix(12)), \(computeUnits.label)"
         } catch let error as IntegrityError {
             status = .failed("The model was refused: \(error.message)", galleryProblem: false)
             return
@@ -179,9 +182,11 @@ final class PetStore {
         guard let engine else { throw AppError("the model is not loaded") }
         let analysis = try await Task.detached(priority: .userInitiated) { try engine.analyze(photo) }.value
         latencyMillis = analysis.millis
-        let matches = try requireGallery().identify(analysis.embedding, topK: 5)
+        guard let decisions = engine.embedder.artifact.decisions else { throw AppError("the model has no decision tables") }
+        let result = try requireGallery().identify(analysis.embedding, policy: decisions, topK: 5)
         return Identification(thumbnail: PhotoIntake.thumbnail(of: analysis.crop.image).makeUIImage(), animal: analysis.animal,
-                              detection: analysis.crop.detection, matches: matches, millis: analysis.millis)
+                              detection: analysis.crop.detection, matches: result.matches,
+                              operatingPoint: result.operatingPoint, millis: analysis.millis)
     }
 
     func remove(_ name: String) throws {
@@ -206,8 +211,9 @@ final class PetStore {
     private func openGallery() {
         guard let engine, let manifest else { return }
         let embedder = engine.embedder
-        guard let threshold = embedder.artifact.defaultThreshold else {
-            status = .failed("\(embedder.artifact.id) has no best_accuracy threshold in manifest.json; re-export it",
+        // The gallery's own threshold serves verify (FAR 1e-3); identify takes the policy's at the gallery's size.
+        guard let threshold = try? embedder.artifact.decisions?.verifyPoint().threshold else {
+            status = .failed("\(embedder.artifact.id) has no verify/identify calibration in manifest.json; re-export it",
                              galleryProblem: false)
             return
         }

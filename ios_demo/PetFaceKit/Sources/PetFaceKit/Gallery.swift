@@ -18,7 +18,8 @@ public struct Match: Equatable, Sendable {
 /// Enrolled pets for one model, with the semantics of the Python runtime's `Gallery`:
 /// each enrolled image is its own template, a pet's score is the maximum cosine over its
 /// templates, matches are ranked by score descending then name ascending, and `accepted`
-/// means `score >= threshold` (by default the artifact's `best_accuracy` threshold).
+/// means `score >= threshold` (`identify(_:policy:)` takes it from the artifact's identify policy at the
+/// gallery's size; the stored `threshold` is the default for the raw-threshold calls).
 /// Bound to the fingerprint of the model that made the templates. Files: `GalleryFile`.
 public struct Gallery: Sendable {
     public struct Pet: Equatable, Sendable {

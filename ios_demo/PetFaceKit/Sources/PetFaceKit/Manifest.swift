@@ -2,7 +2,7 @@ import Foundation
 
 /// `manifest.json` written by `petface-export`: the artifacts it built and the contract each obeys.
 ///
-/// Mirrors `petface_edge/runtime/manifest.py` (schema `petface-manifest`, version 1). Fields the
+/// Mirrors `petface_edge/runtime/manifest.py` (schema `petface-manifest`, version 1, any minor). Fields the
 /// app does not use (parity, tools, producer) are kept as free-form JSON so nothing is lost.
 public struct Manifest: Sendable {
     public static let schema = "petface-manifest"
@@ -46,9 +46,12 @@ public struct Manifest: Sendable {
         guard let top = raw as? [String: Any], top["schema"] as? String == schema else {
             throw ManifestError(origin, "not a petface manifest (expected schema '\(schema)')")
         }
+        // schema_version is the major version: only ours opens. A newer schema_minor only adds fields, which
+        // the decoder ignores (Decodable skips keys it does not declare).
         let version = (top["schema_version"] as? Int) ?? 0
-        if version > schemaVersion {
-            throw ManifestError(origin, "manifest schema \(version) is newer than this PetFaceKit supports (\(schemaVersion))")
+        if version != schemaVersion {
+            throw ManifestError(origin, "manifest schema version \(top["schema_version"].map { "\($0)" } ?? "missing") "
+                + "is not supported: this PetFaceKit reads version \(schemaVersion) (any minor)")
         }
         do {
             let body = try JSONDecoder().decode(Body.self, from: data)
@@ -228,16 +231,16 @@ public struct Artifact: Decodable, Sendable {
     public let bytes: Int
     public let sha256: String
     public let parity: [String: JSONValue]
-    /// Cosine thresholds: "far_1e-2", "far_1e-3", "far_1e-4", "best_accuracy" (numbers) and "source" (text).
+    /// Cosine thresholds: "far_1e-2", "far_1e-3", "far_1e-4", "best_accuracy" (numbers by direct counts),
+    /// "source" (text) and the "verify" / "identify" decision tables (`decisions`).
     public let thresholds: [String: JSONValue]
+    /// The verify / identify policies the Python runtime decides with; nil when the manifest predates them.
+    public let decisions: DecisionTables?
     public let quantized: String
 
     /// Passed verification against the PyTorch reference.
     public var shippable: Bool { status == "passed" }
     public var failed: Bool { status.hasPrefix("failed") }
-
-    /// The threshold identify uses by default, as in the Python runtime.
-    public var defaultThreshold: Double? { threshold("best_accuracy") }
 
     public func threshold(_ key: String) -> Double? { thresholds[key]?.doubleValue }
 
@@ -258,6 +261,11 @@ public struct Artifact: Decodable, Sendable {
         sha256 = try c.decodeIfPresent(String.self, forKey: .sha256) ?? ""
         parity = try c.decodeIfPresent([String: JSONValue].self, forKey: .parity) ?? [:]
         thresholds = try c.decodeIfPresent([String: JSONValue].self, forKey: .thresholds) ?? [:]
+        do {
+            decisions = try DecisionTables(thresholds, artifact: id)
+        } catch {
+            throw DecodingError.dataCorruptedError(forKey: .thresholds, in: c, debugDescription: "\(error)")
+        }
         quantized = try c.decodeIfPresent(String.self, forKey: .quantized) ?? ""
     }
 }

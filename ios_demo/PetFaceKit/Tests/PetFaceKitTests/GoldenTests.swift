@@ -25,6 +25,31 @@ final class GoldenTests: XCTestCase {
             let expected: String?
             let matches: [Expected]
         }
+        struct Decision: Decodable {
+            let image: String
+            let expected: String?
+            let top1: String
+            let score: Double
+            let accepted: Bool
+        }
+        struct Point: Decodable {
+            let threshold: Double
+            let target: Double
+        }
+        struct Size: Decodable {
+            let pets: Int
+            let templates: Int
+            let operatingPoint: Point
+            let queries: [Decision]
+            enum CodingKeys: String, CodingKey {
+                case pets, templates, queries
+                case operatingPoint = "operating_point"
+            }
+        }
+        struct IdentifyCase: Decodable {
+            let artifact: String
+            let sizes: [Size]
+        }
         struct GalleryCase: Decodable {
             let artifact: String
             let threshold: Double
@@ -38,9 +63,10 @@ final class GoldenTests: XCTestCase {
         let images: [Image]
         let embeddings: [String: [String: [Float]]]
         let gallery: GalleryCase
+        let identify: IdentifyCase
 
         enum CodingKeys: String, CodingKey {
-            case schema, fingerprint, images, embeddings, gallery
+            case schema, fingerprint, images, embeddings, gallery, identify
             case schemaVersion = "schema_version"
             case imageSize = "image_size"
         }
@@ -110,7 +136,7 @@ final class GoldenTests: XCTestCase {
             XCTAssertEqual(input.size, golden.imageSize, artifact.id)
             XCTAssertEqual(input.normalization, "in_graph", artifact.id)
             XCTAssertEqual(input.shape().count, 4, artifact.id)
-            XCTAssertNotNil(artifact.defaultThreshold, "\(artifact.id) has no best_accuracy threshold")
+            XCTAssertNotNil(artifact.decisions, "\(artifact.id) has no verify/identify decision tables")
             if let vectors = golden.embeddings[artifact.id] {
                 XCTAssertEqual(vectors.values.first?.count, output.dim, artifact.id)
             }
@@ -119,9 +145,10 @@ final class GoldenTests: XCTestCase {
         XCTAssertEqual(fp32.input?.layout, .nhwc)
         XCTAssertEqual(fp32.input?.dtype, .float32)
         XCTAssertNotNil(manifest.preferredArtifact(format: "tflite"))
-        // The gallery's default threshold is the artifact's, as the Python runtime resolves it.
-        let threshold = try XCTUnwrap(try manifest.artifact(id: golden.gallery.artifact).defaultThreshold)
-        XCTAssertEqual(threshold, golden.gallery.threshold, accuracy: 1e-12)
+        // The golden gallery's threshold is the identify policy's at its size, as the Python runtime resolves it.
+        let decisions = try XCTUnwrap(try manifest.artifact(id: golden.gallery.artifact).decisions)
+        let templates = golden.gallery.enrolled.reduce(0) { $0 + $1.images.count }
+        XCTAssertEqual(try decisions.identifyPoint(templates: templates).threshold, golden.gallery.threshold, accuracy: 1e-12)
         if let int8 = try? manifest.artifact(id: "tflite-int8") {
             XCTAssertEqual(int8.input?.dtype, .int8)
             XCTAssertNotNil(int8.input?.quantization, "full-integer input needs its quantization parameters")
@@ -153,6 +180,31 @@ final class GoldenTests: XCTestCase {
         XCTAssertFalse(golden.gallery.queries.isEmpty)
         XCTAssertTrue(golden.gallery.queries.contains { $0.expected == nil }, "golden queries include no unenrolled pet")
         try assertIdentify(gallery, vectors)
+    }
+
+    /// The identify policy's decisions on strangers and enrolled pets at two gallery sizes, as Python made them
+    /// (Python's embeddings stand in for CoreML, which cannot run on Linux).
+    func testIdentifyPolicyDecidesLikePythonAtTwoGallerySizes() throws {
+        let manifest = try Manifest.load(from: root)
+        let decisions = try XCTUnwrap(try manifest.artifact(id: golden.identify.artifact).decisions)
+        let vectors = try XCTUnwrap(golden.embeddings[golden.identify.artifact])
+        XCTAssertEqual(golden.identify.sizes.map(\.templates), [8, 24])
+        for size in golden.identify.sizes {
+            var gallery = Gallery(fingerprint: golden.fingerprint, dimension: vectors.values.first?.count ?? 0, threshold: 0)
+            for pet in golden.gallery.enrolled.prefix(size.pets) {
+                try gallery.enroll(pet.name, embeddings: try pet.images.map { try XCTUnwrap(vectors[$0], $0) })
+            }
+            XCTAssertTrue(size.queries.contains { $0.expected == nil } && size.queries.contains { $0.expected != nil })
+            for q in size.queries {
+                let result = try gallery.identify(try XCTUnwrap(vectors[q.image]), policy: decisions, topK: 1)
+                XCTAssertEqual(result.operatingPoint.gallerySize, size.templates)
+                XCTAssertEqual(result.operatingPoint.target, size.operatingPoint.target)
+                XCTAssertEqual(result.operatingPoint.threshold, size.operatingPoint.threshold, accuracy: 1e-12)
+                XCTAssertEqual(result.matches.first?.name, q.top1, "\(size.pets) pets, \(q.image): top-1")
+                XCTAssertEqual(result.matches.first?.accepted, q.accepted, "\(size.pets) pets, \(q.image): accepted")
+            }
+            print("identify at \(size.templates) templates: \(size.queries.count) decisions identical to Python")
+        }
     }
 
     /// Python's output contract applied to Python's outputs changes nothing: they are already unit vectors.

@@ -6,6 +6,7 @@ import android.graphics.Bitmap
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
 import dev.petface.core.ConfinedRunner
+import dev.petface.core.DecisionTables
 import dev.petface.core.RunnerChoice
 import dev.petface.core.RunnerFallback
 import dev.petface.demo.engine.Accelerator
@@ -14,6 +15,8 @@ import dev.petface.demo.engine.Identification
 import dev.petface.demo.engine.PetFaceEngine
 import dev.petface.demo.engine.PetSummary
 import dev.petface.demo.engine.RunnerSettings
+import java.io.File
+import java.util.concurrent.atomic.AtomicLong
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
@@ -23,8 +26,6 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.withContext
-import java.io.File
-import java.util.concurrent.atomic.AtomicLong
 
 /** A photo taken or picked for the pet being enrolled: embedded at once, only a thumbnail kept. */
 class DraftPhoto(val id: Long, val thumbnail: Bitmap, val embedding: FloatArray)
@@ -102,7 +103,7 @@ class PetFaceViewModel(app: Application) : AndroidViewModel(app) {
                     it.copy(
                         loading = false,
                         ready = true,
-                        modelInfo = "${manifest.backbone} ${plan.artifact.id}, threshold ${"%.3f".format(e.threshold)}",
+                        modelInfo = "${manifest.backbone} ${plan.artifact.id}, identify at FPIR ${DecisionTables.rateKey(e.decisions.defaultFpir)}",
                         verification = e.verification,
                         runner = e.runnerDescription + agreement,
                         fallback = choice?.fallbackReason ?: plan.note,

@@ -5,14 +5,22 @@ data class Match(val name: String, val score: Double, val accepted: Boolean)
 
 data class Verification(val score: Double, val accepted: Boolean, val threshold: Double)
 
+/** Ranked matches of one query and the identify operating point that judged them. */
+data class IdentifyResult(val matches: List<Match>, val operatingPoint: OperatingPoint) {
+    /** The accepted top match's name, or null when the query is nobody enrolled. */
+    val best: String? get() = matches.firstOrNull()?.takeIf { it.accepted }?.name
+}
+
 class GalleryException(message: String) : IllegalArgumentException(message)
 
 /**
  * Enrolled pets for one model, with the Python runtime's rules (`petface_edge/runtime/gallery.py`):
  * every enrollment image is its own template; a pet's score for a query is the **maximum
  * cosine over its templates**; matches are ranked by score descending, ties by name
- * ascending; `accepted = score >= threshold`. A gallery is bound to the fingerprint of the
- * model that made its templates (embeddings of two models are not comparable).
+ * ascending; `accepted = score >= threshold`. With [DecisionTables] the threshold is the identify
+ * policy's at the gallery's current template count (default FPIR 1e-2), so it rises as the gallery
+ * grows. A gallery is bound to the fingerprint of the model that made its templates (embeddings of
+ * two models are not comparable).
  *
  * Thread-safe. Saved and loaded by [GalleryFile] in the Python gallery's file format.
  */
@@ -36,6 +44,10 @@ class Gallery(val fingerprint: String, val dim: Int, val artifact: String = "", 
 
     @Synchronized
     fun templateCount(name: String): Int = templatesOf(name).size
+
+    /** Templates over every pet: the N an identify threshold is chosen for. */
+    @Synchronized
+    fun templateTotal(): Int = pets.values.sumOf { it.size }
 
     /** A copy of [name]'s templates. */
     @Synchronized
@@ -93,12 +105,24 @@ class Gallery(val fingerprint: String, val dim: Int, val artifact: String = "", 
             .map { (name, score) -> Match(name, score, score >= threshold) }
     }
 
+    /** [identify] by the identify policy of [tables]: target [fpir] (default the manifest's) at this gallery's size. */
+    @Synchronized
+    fun identify(query: FloatArray, tables: DecisionTables, topK: Int = 5, fpir: Double = tables.defaultFpir): IdentifyResult {
+        val point = tables.identifyPoint(templateTotal(), fpir)
+        return IdentifyResult(identify(query, point.threshold, topK), point)
+    }
+
     /** Is [query] the enrolled pet [name]? Score: max cosine over its templates. */
     @Synchronized
     fun verify(name: String, query: FloatArray, threshold: Double): Verification {
         val score = petScore(templatesOf(name), unit(query))
         return Verification(score, score >= threshold, threshold)
     }
+
+    /** [verify] by the verify policy of [tables]: target [far] (default the manifest's, FAR 1e-3). */
+    @Synchronized
+    fun verify(name: String, query: FloatArray, tables: DecisionTables, far: Double = tables.defaultFar): Verification =
+        verify(name, query, tables.verifyPoint(far).threshold)
 
     private fun petScore(templates: List<FloatArray>, q: FloatArray): Double = templates.maxOf { Vectors.dot(it, q) }
 

@@ -52,18 +52,16 @@ data class Artifact(
     val input: InputContract,
     val output: OutputContract,
     val sha256: String,
-    /** Cosine thresholds by operating point: "far_1e-2", "far_1e-3", "far_1e-4", "best_accuracy". */
+    /** Cosine thresholds measured by direct counts: "far_1e-2", "far_1e-3", "far_1e-4", "best_accuracy". */
     val thresholds: Map<String, Double>,
+    /** The verify / identify decision tables (null: the manifest predates them). */
+    val tables: DecisionTables? = null,
 ) {
     val shippable: Boolean get() = status == "passed"
 
-    /** The default decision threshold, the same one the Python runtime uses. */
-    val defaultThreshold: Double
-        get() = thresholds[DEFAULT_THRESHOLD] ?: throw ManifestException("artifact $id has no '$DEFAULT_THRESHOLD' threshold")
-
-    companion object {
-        const val DEFAULT_THRESHOLD = "best_accuracy"
-    }
+    /** The decision policies the Python runtime uses; an artifact exported before them must be re-exported. */
+    val decisions: DecisionTables
+        get() = tables ?: throw ManifestException("artifact $id has no verify/identify calibration in its manifest; re-export it")
 }
 
 data class Manifest(
@@ -93,9 +91,11 @@ data class Manifest(
             }
             if (root.raw("schema") != SCHEMA) throw ManifestException("$where: not a petface manifest (expected schema '$SCHEMA')")
             return try {
+                // schema_version is the major version: only ours opens. A newer schema_minor only adds fields,
+                // which this reader ignores (it reads the keys it knows and never rejects extra ones).
                 val version = root.int("schema_version")
-                if (version > SCHEMA_VERSION) {
-                    throw ManifestException("$where: manifest schema $version is newer than this app supports ($SCHEMA_VERSION)")
+                if (version != SCHEMA_VERSION) {
+                    throw ManifestException("$where: manifest schema version $version is not supported: this app reads version $SCHEMA_VERSION (any minor)")
                 }
                 val model = root.obj("model")
                 val usable = ArrayList<Artifact>()
@@ -171,6 +171,7 @@ data class Manifest(
                 output = output,
                 sha256 = a.optString("sha256", ""),
                 thresholds = thresholds,
+                tables = DecisionTables.parse(a.optObj("thresholds"), a.string("id")),
             )
         }
     }

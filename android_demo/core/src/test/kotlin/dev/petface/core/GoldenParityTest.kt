@@ -40,7 +40,7 @@ class GoldenParityTest {
     @Test
     fun `identify gives Python's top-1 and accepted flags on the golden gallery`() {
         val artifact = golden.manifest.artifact(golden.galleryArtifact)
-        val threshold = artifact.defaultThreshold
+        val threshold = golden.galleryThreshold
         val vectors = kotlinEmbeddings(artifact.id)
         val gallery = Gallery(golden.manifest.fingerprint, artifact.output.dim, artifact.id)
         for ((name, images) in golden.enrolled) gallery.enroll(name, images.map { vectors.getValue(it) })
@@ -61,6 +61,31 @@ class GoldenParityTest {
         println("identify: ${golden.queries.size} queries, top-1 and accepted flags identical to Python; " +
             "max score difference ${"%.2e".format(worstScore)}; $correct/${golden.queries.count { it.expected != null }} " +
             "enrolled pets identified and accepted at threshold ${"%.4f".format(threshold)}")
+    }
+
+    @Test
+    fun `identify policy decides like Python for strangers and enrolled pets at two gallery sizes`() {
+        val artifact = golden.manifest.artifact(golden.identifyArtifact)
+        val vectors = kotlinEmbeddings(artifact.id)  // end to end: Kotlin's own LiteRT embeddings
+        assertEquals(listOf(8, 24), golden.identifySizes.map { it.templates })
+        for (size in golden.identifySizes) {
+            val gallery = Gallery(golden.manifest.fingerprint, artifact.output.dim, artifact.id)
+            for ((name, images) in golden.enrolled.take(size.pets)) gallery.enroll(name, images.map { vectors.getValue(it) })
+            var strangersAccepted = 0
+            var petsAccepted = 0
+            for (d in size.decisions) {
+                val result = gallery.identify(vectors.getValue(d.image), artifact.decisions, topK = 1)
+                assertEquals(size.templates, result.operatingPoint.gallerySize)
+                assertEquals(size.fpir, result.operatingPoint.target)
+                assertEquals(size.threshold, result.operatingPoint.threshold, 1e-12, "${size.pets} pets: threshold")
+                assertEquals(d.top1, result.matches.first().name, "${size.pets} pets, query ${d.image}: top-1")
+                assertEquals(d.accepted, result.matches.first().accepted, "${size.pets} pets, query ${d.image}: accepted")
+                if (d.expected == null) strangersAccepted += if (d.accepted) 1 else 0 else petsAccepted += if (d.accepted) 1 else 0
+            }
+            println("identify at ${size.templates} templates (threshold ${"%.4f".format(size.threshold)}, FPIR ${size.fpir}): " +
+                "${size.decisions.size} decisions identical to Python; strangers accepted $strangersAccepted/" +
+                "${size.decisions.count { it.expected == null }}, enrolled accepted $petsAccepted/${size.decisions.count { it.expected != null }}")
+        }
     }
 
     /** The golden gallery built from Python's own embeddings, as the Python gallery would hold it. */

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
+import kotlin.math.ln
 
 class ManifestTest {
     private val golden = Golden.instance
@@ -24,9 +25,10 @@ class ManifestTest {
         for (a in listOf(fp32, int8)) {
             assertEquals(m.imageSize, a.input.size)
             assertEquals(m.embeddingDim, a.output.dim)
-            assertTrue(a.defaultThreshold in -1.0..1.0, "threshold ${a.defaultThreshold}")
+            assertTrue(a.decisions.verifyPoint().threshold in -1.0..1.0, "threshold ${a.decisions.verifyPoint()}")
         }
-        assertEquals(golden.galleryThreshold, m.artifact(golden.galleryArtifact).defaultThreshold, 1e-12)
+        val templates = golden.enrolled.sumOf { it.second.size }
+        assertEquals(golden.galleryThreshold, m.artifact(golden.galleryArtifact).decisions.identifyPoint(templates).threshold, 1e-12)
     }
 
     @Test
@@ -62,9 +64,45 @@ class ManifestTest {
         val m = Manifest.parse(minimal.replace("ARTIFACTS", artifact("onnx-fp16", "float16") + "," + artifact("onnx-fp32", "float32")))
         assertEquals(listOf("onnx-fp32"), m.artifacts.map { it.id })
         assertNull(m.artifact("onnx-fp32").input.batch)
-        assertEquals(0.4, m.artifact("onnx-fp32").defaultThreshold)
+        assertEquals(0.4, m.artifact("onnx-fp32").thresholds["best_accuracy"])
+        // Exported before the decision tables: deciding with it says to re-export.
+        assertTrue("re-export" in assertThrows<ManifestException> { m.artifact("onnx-fp32").decisions }.message!!)
         val e = assertThrows<ManifestException> { m.artifact("onnx-fp16") }
         assertTrue("float16" in e.message!!, e.message)
+    }
+
+    private val tables = """{"best_accuracy": 0.3,
+        "verify": {"default_far": 0.001, "thresholds": {"1e-2": 0.3, "1e-3": 0.4, "1e-4": 0.5, "1e-5": null}},
+        "identify": {"default_fpir": 0.01, "template_counts": [1, 2, 5, 10, 20],
+                     "thresholds": {"1e-1": [0.2, 0.25, 0.3, 0.35, 0.4], "1e-2": [0.3, 0.35, 0.4, 0.45, null]}}}"""
+
+    @Test
+    fun `decision tables interpolate on log N and refuse what the calibration cannot support`() {
+        val m = Manifest.parse(minimal.replace("ARTIFACTS", artifact("onnx-fp32", "float32")
+            .replace("{\"best_accuracy\": 0.4, \"source\": \"s\"}", tables)))
+        val d = m.artifact("onnx-fp32").decisions
+        assertEquals(OperatingPoint("verify", 0.4, 0.001, null), d.verifyPoint())
+        assertEquals(OperatingPoint("identify", 0.4, 0.01, 5), d.identifyPoint(5))
+        assertEquals(0.3, d.identifyPoint(0).threshold)  // an empty gallery decides like one template
+        val seven = d.identifyPoint(7).threshold
+        assertEquals(0.4 + ln(7.0 / 5) / ln(2.0) * 0.05, seven, 1e-12)
+        val rising = (1..10).map { d.identifyPoint(it).threshold }
+        assertEquals(rising.sorted(), rising)
+        assertEquals(0.4, d.identifyPoint(20, fpir = 0.1).threshold)
+        for (refused in listOf({ d.identifyPoint(11) }, { d.identifyPoint(3, fpir = 0.02) }, { d.verifyPoint(1e-5) })) {
+            val e = assertThrows<UnsupportedTargetException> { refused() }
+            assertTrue("onnx-fp32" in e.message!! && "\n" !in e.message!!, e.message)
+        }
+        assertEquals("1e-3", DecisionTables.rateKey(0.001))
+    }
+
+    @Test
+    fun `a newer minor schema opens and its unknown fields are ignored`() {
+        val newer = minimal.replace("\"schema_version\": 1,", "\"schema_version\": 1, \"schema_minor\": 42, \"future\": {\"x\": [1, 2]},")
+            .replace("ARTIFACTS", artifact("onnx-fp32", "float32").replace("\"status\"", "\"identify_thresholds\": [{\"n\": 1}], \"status\""))
+        val m = Manifest.parse(newer)
+        assertEquals(1, m.schemaVersion)
+        assertEquals(0.4, m.artifact("onnx-fp32").defaultThreshold)
     }
 
     @Test
@@ -72,7 +110,8 @@ class ManifestTest {
         fun failure(text: String) = assertThrows<ManifestException> { Manifest.parse(text, "export/manifest.json") }.message!!
         assertTrue(failure("{}").contains("export/manifest.json: not a petface manifest"))
         assertTrue(failure("[1, 2").startsWith("export/manifest.json: not valid JSON"))
-        assertTrue(failure(minimal.replace("\"schema_version\": 1", "\"schema_version\": 7").replace("ARTIFACTS", "")).contains("newer"))
+        val major = failure(minimal.replace("\"schema_version\": 1", "\"schema_version\": 2").replace("ARTIFACTS", ""))
+        assertEquals("export/manifest.json: manifest schema version 2 is not supported: this app reads version 1 (any minor)", major)
         val noSize = failure(minimal.replace(", \"image_size\": 112", "").replace("ARTIFACTS", ""))
         assertTrue(noSize.contains("export/manifest.json.model") && noSize.contains("'image_size'"), noSize)
         val unquantized = minimal.replace("ARTIFACTS", artifact("tflite-int8", "int8"))

@@ -12,6 +12,9 @@ class Golden private constructor(val dir: File, root: JsonFields) {
     data class Image(val id: String, val width: Int, val height: Int, val decoded: File, val pixels: File)
     data class Expected(val name: String, val score: Double, val accepted: Boolean)
     data class Query(val image: String, val expected: String?, val matches: List<Expected>)
+    data class Decision(val image: String, val expected: String?, val top1: String, val score: Double, val accepted: Boolean)
+    /** Python's identify-policy decisions with the first [pets] golden pets enrolled. */
+    data class GallerySize(val pets: Int, val templates: Int, val threshold: Double, val fpir: Double, val decisions: List<Decision>)
 
     val imageSize: Int = root.int("image_size")
     val fingerprint: String = root.string("fingerprint")
@@ -31,6 +34,16 @@ class Golden private constructor(val dir: File, root: JsonFields) {
             q.raw("expected") as String?,
             q.objects("matches").map { Expected(it.string("name"), it.double("score"), it.bool("accepted", false)) },
         )
+    }
+
+    private val identify = root.obj("identify")
+    val identifyArtifact: String = identify.string("artifact")
+    val identifySizes: List<GallerySize> = identify.objects("sizes").map { s ->
+        val point = s.obj("operating_point")
+        GallerySize(s.int("pets"), s.int("templates"), point.double("threshold"), point.double("target"),
+            s.objects("queries").map {
+                Decision(it.string("image"), it.raw("expected") as String?, it.string("top1"), it.double("score"), it.bool("accepted", false))
+            })
     }
 
     /** Python's embedding of every image for [artifactId]. */

@@ -1,10 +1,12 @@
 package dev.petface.demo.engine
 
+import dev.petface.core.DecisionTables
 import dev.petface.core.Gallery
 import dev.petface.core.GalleryException
 import dev.petface.core.GalleryFile
 import dev.petface.core.Manifest
 import dev.petface.core.Match
+import dev.petface.core.OperatingPoint
 import dev.petface.core.PetEmbedder
 import dev.petface.core.RgbImage
 import dev.petface.core.TensorRunner
@@ -15,9 +17,12 @@ data class PetSummary(val name: String, val photos: Int)
 /** One photo's embedding and the time the model took to compute it (crop, resize and inference). */
 class Embedded(val embedding: FloatArray, val millis: Double)
 
-data class Identification(val matches: List<Match>, val threshold: Double, val embedMillis: Double) {
+data class Identification(val matches: List<Match>, val operatingPoint: OperatingPoint, val embedMillis: Double) {
     /** The accepted best match, or null for "not an enrolled pet". */
     val best: Match? get() = matches.firstOrNull()?.takeIf { it.accepted }
+
+    /** The identify threshold used: calibrated for the target FPIR at the gallery's photo count. */
+    val threshold: Double get() = operatingPoint.threshold
 }
 
 /**
@@ -37,7 +42,8 @@ class PetFaceEngine(
 ) : AutoCloseable {
     val artifact = plan.artifact
     private val embedder = PetEmbedder(artifact, runner)
-    val threshold: Double = artifact.defaultThreshold
+    /** Verify / identify policies from the manifest (identify: FPIR 1e-2 at the gallery's size). */
+    val decisions: DecisionTables = artifact.decisions
     val runnerDescription: String get() = embedder.runnerDescription
 
     /** What the manifest says about the running artifact, in words for the UI. */
@@ -85,7 +91,8 @@ class PetFaceEngine(
     /** The [topK] enrolled pets most like the face in [photo], best first, with the embedding time. */
     fun identify(photo: RgbImage, topK: Int = 5): Identification {
         val query = embed(photo)
-        return Identification(gallery.identify(query.embedding, threshold, topK), threshold, query.millis)
+        val result = gallery.identify(query.embedding, decisions, topK)
+        return Identification(result.matches, result.operatingPoint, query.millis)
     }
 
     fun remove(name: String) {

@@ -12,6 +12,7 @@ import androidx.compose.material3.Text
 import androidx.compose.runtime.Composable
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
+import dev.petface.core.DecisionTables
 import dev.petface.demo.UiState
 
 /** Capture or pick a photo; show the best matches with their cosine scores against the model's threshold. */
@@ -28,7 +29,8 @@ fun IdentifyScreen(state: UiState, onPhoto: (Bitmap) -> Unit, onError: (String) 
             if (best != null) "This is ${best.name}" else "Not an enrolled pet",
             style = MaterialTheme.typography.headlineSmall,
         )
-        Text("threshold ${"%.3f".format(result.threshold)}, embedded in ${"%.1f".format(result.embedMillis)} ms on ${state.runner}",
+        Text("threshold ${"%.3f".format(result.threshold)} (FPIR ${result.operatingPoint.target?.let { DecisionTables.rateKey(it) } ?: "-"} " +
+            "at ${result.operatingPoint.gallerySize} photos), embedded in ${"%.1f".format(result.embedMillis)} ms on ${state.runner}",
             style = MaterialTheme.typography.bodySmall)
         for (m in result.matches) {
             ListItem(
