@@ -34,11 +34,11 @@ ROUNDS = 3
 MIN_STRANGERS = 1000
 
 
-def measure(export: Path, work: Path, seed: int) -> dict:
+def measure(export: Path, work: Path, seed: int, identities: int = IDENTITIES, rounds: int = ROUNDS) -> dict:
     embedder = Embedder.open(export)
-    data = work / f"synth-seed{seed}-{embedder.image_size}px"
+    data = work / f"synth-seed{seed}-{identities}x{IMAGES_PER_IDENTITY}-{embedder.image_size}px"
     if not (data / ".complete").exists():
-        generate(data, IDENTITIES, IMAGES_PER_IDENTITY, embedder.image_size, seed=seed, overwrite=True)
+        generate(data, identities, IMAGES_PER_IDENTITY, embedder.image_size, seed=seed, overwrite=True)
         (data / ".complete").write_text("")
     scan = scan_identities(data)
     names = sorted(scan)
@@ -50,7 +50,7 @@ def measure(export: Path, work: Path, seed: int) -> dict:
     for pets in SIZES:
         strangers = false_alarms = mated = misses = top1 = 0
         points = set()
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             gallery = Gallery(embedder, search="exact")
             enrolled_rows = []
             for name in rng.choice(names, pets, replace=False):
@@ -76,7 +76,7 @@ def measure(export: Path, work: Path, seed: int) -> dict:
                      "rank1": top1 / mated,
                      "passed": strangers >= MIN_STRANGERS and false_alarms / strangers <= 2 * target})
     return {"export": str(export), "artifact": embedder.artifact.id, "runtime": embedder.runtime, "seed": seed,
-            "identities": IDENTITIES, "images_per_identity": IMAGES_PER_IDENTITY, "rounds": ROUNDS,
+            "identities": identities, "images_per_identity": IMAGES_PER_IDENTITY, "rounds": rounds,
             "calibration": embedder.artifact.thresholds.get("calibration", {}), "sizes": rows,
             "passed": all(r["passed"] for r in rows)}
 
@@ -99,11 +99,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("export", type=Path, help="petface-export output directory")
     parser.add_argument("--seed", type=int, default=7777, help="synthetic seed (not 0, 1001 or 1002)")
     parser.add_argument("--work", type=Path, default=Path("build/openset-acceptance"))
+    parser.add_argument("--identities", type=int, default=IDENTITIES, help="fresh synthetic pets (6 photos each)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="random galleries per size")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.seed in (0, 1001, 1002):
         parser.error(f"seed {args.seed} was seen by training or export; choose another")
-    result = measure(args.export, args.work, args.seed)
+    if args.identities < max(SIZES) + 10:
+        parser.error(f"--identities must leave strangers beside a {max(SIZES)}-pet gallery: at least {max(SIZES) + 10}")
+    result = measure(args.export, args.work, args.seed, args.identities, args.rounds)
     print(table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,21 +1,27 @@
-"""Identify against 10k / 100k / 1M enrolled 128-d templates with the runtime ``Gallery``: exact and approximate.
+"""Identify against 10k / 100k / 1M enrolled 128-d templates with the runtime ``Gallery``: exact and indexed.
 
-The templates are synthetic, shaped like a real gallery (:mod:`benchmarks.galleries`).
-The timed call is ``Gallery.search`` on a query embedding (the model's own latency is
-in the latency table); recall@1 is the fraction of queries whose approximate top-1 pet
-is the exact top-1 pet.
+The templates are synthetic, shaped like a real gallery (:mod:`benchmarks.galleries`). Each
+gallery is built the way users build one (pet by pet, the index growing as it goes), saved,
+and loaded again: the timed call is ``Gallery.search`` on the *loaded* gallery with a query
+embedding (the model's own latency is in the latency table); memory is the RSS the loaded
+gallery adds; recall@1 is the fraction of queries whose indexed top-1 pet is the exact top-1.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import itertools
+import json
 import time
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from petface_edge import DecisionPolicy, Embedder, Gallery
+from petface_edge.runtime.search import INDEX_MIN_TEMPLATES
 
 from .conftest import Bench, Model, bench_mode
 from .galleries import Templates, synthetic_gallery
@@ -24,6 +30,7 @@ from .rss import current_rss_bytes, release_free_heap
 from .timing import measure
 
 SEARCHES = ("exact", "approximate")
+POLICY = DecisionPolicy(identify_threshold=0.5)
 
 
 class _Cache:
@@ -51,6 +58,20 @@ def gallery_embedder(bench: Bench, demo: Model) -> Embedder:
     return Embedder.open(demo.manifest.directory, threads=bench.machine.cores)
 
 
+def _contents(path: Path) -> tuple:
+    """What a gallery file holds (pets, index, each member's sha256), all but its "updated" time."""
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("gallery.json"))
+        digests = {}
+        for name in archive.namelist():
+            digest = hashlib.sha256()
+            with archive.open(name) as member:
+                while block := member.read(1 << 24):
+                    digest.update(block)
+            digests[name] = digest.hexdigest() if name != "gallery.json" else None
+    return meta["pets"], meta.get("index"), digests
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "gallery_case" in metafunc.fixturenames:
         sizes = bench_mode(metafunc.config).gallery_sizes
@@ -59,20 +80,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def test_gallery_search(benchmark, bench: Bench, gallery_embedder: Embedder, templates_cache: _Cache,
-                        gallery_case: tuple[int, str]) -> None:
+                        gallery_case: tuple[int, str], tmp_path) -> None:
     size, search = gallery_case
     data = templates_cache.get(size, bench.mode.gallery_queries)
+    start = time.perf_counter()
+    built = Gallery(gallery_embedder, search=search, policy=POLICY)
+    for name, vectors in zip(data.names, data.templates):
+        built.enroll_embeddings(name, vectors)
+    build_s = time.perf_counter() - start
+    path = built.save(tmp_path / "bench.gallery")
+    del built
     gc.collect()
     release_free_heap()
     before = current_rss_bytes()
     start = time.perf_counter()
     # Search speed, not decisions: a raw threshold, since 1M templates lie past any calibrated identify table.
-    gallery = Gallery(gallery_embedder, search=search, policy=DecisionPolicy(identify_threshold=0.5))
-    for name, vectors in zip(data.names, data.templates):
-        gallery.enroll_embeddings(name, vectors)
-    gallery.search(data.queries[0])  # builds what search builds lazily (the stacked matrix or the index)
-    build_s = time.perf_counter() - start
+    gallery = Gallery.load(path, gallery_embedder, search=search, policy=POLICY)
+    load_s = time.perf_counter() - start
     memory = current_rss_bytes() - before
+    assert gallery.approximate == (search == "approximate")
 
     top1: dict[int, str] = {}
     order = itertools.cycle(range(len(data.queries)))
@@ -97,6 +123,13 @@ def test_gallery_search(benchmark, bench: Bench, gallery_embedder: Embedder, tem
     else:
         common = [i for i in top1 if i in data.exact_top1]
         recall = float(np.mean([top1[i] == data.exact_top1[i] for i in common])) if common else None
-    search_name = "exact (numpy)" if search == "exact" else "approximate (usearch HNSW + exact rescoring)"
-    bench.results.gallery.append(GalleryRow(size, search_name, timing, memory, build_s, recall))
+    name = "exact (numpy)" if search == "exact" else "indexed (k-means lists + exact rescoring)"
+    auto = (search == "approximate") == (size >= INDEX_MIN_TEMPLATES)
+    bench.results.gallery.append(GalleryRow(size, name, timing, memory, build_s, recall, load_s=load_s,
+                                            auto=auto, float_bytes=data.templates.nbytes))
+    # Saved again after loading: the same file, templates and index byte for byte.
+    again = gallery.save(tmp_path / "again.gallery")
+    assert _contents(again) == _contents(path)
+    path.unlink()
+    again.unlink()
     del gallery

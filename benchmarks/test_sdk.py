@@ -1,4 +1,4 @@
-"""What the SDK adds on top of the raw runtime call, at batch 1 on all cores.
+"""What the SDK adds on top of the raw runtime call, at batch 1 on all cores; and what the default path costs.
 
 * ``embed_pixels``: ``Embedder.embed`` on an already decoded and resized HxWx3 array
   (SDK overhead with decoding excluded: input checks, contract conversion, re-normalization);
@@ -6,6 +6,9 @@
 * ``preprocess``: ``petface_edge.preprocess`` alone on the same file (its share of ``embed_file``).
 
 The raw reference is the latency row of the same artifact (``Backend.run``, batch 1, all cores).
+
+``test_default_path``: ``Embedder.open(export_dir)`` with no options against ``Embedder.open`` of the
+fastest verified (artifact, threads) pair in this run's latency table, both timed on ``embed``.
 """
 
 from __future__ import annotations
@@ -49,3 +52,22 @@ def test_sdk_overhead(benchmark, bench: Bench, demo: Model, artifact_id: str, ca
     benchmark.group = f"{demo.name} SDK {artifact_id}"
     benchmark.extra_info.update(model=demo.name, artifact=artifact_id, case=case)
     bench.results.sdk[(artifact_id, case)] = measure(benchmark, fn, bench.mode)
+
+
+@pytest.mark.parametrize("which", ("best", "default"))
+def test_default_path(benchmark, bench: Bench, demo: Model, which: str) -> None:
+    rows = [r for r in bench.results.latency if r.model == demo.name and r.ok and r.batch == 1 and r.device == "cpu"
+            and demo.manifest.artifact(r.artifact).shippable]
+    if not rows:
+        pytest.skip(f"{demo.name}: no verified artifact was measured in this run")
+    best = min(rows, key=lambda r: r.timing.median)
+    if which == "best":
+        embedder = Embedder.open(demo.manifest.directory, backend=best.artifact, threads=best.threads)
+    else:
+        embedder = Embedder.open(demo.manifest.directory)
+        bench.results.default_vs_best = (f"{embedder.artifact.id} x{embedder.threads} / "
+                                         f"{best.artifact} x{best.threads}")
+    pixels = demo.pixels[0]
+    benchmark.group = f"{demo.name} default path"
+    benchmark.extra_info.update(model=demo.name, artifact=embedder.artifact.id, threads=embedder.threads, case=which)
+    bench.results.sdk[(which, "embed_pixels")] = measure(benchmark, lambda: embedder.embed(pixels), bench.mode)

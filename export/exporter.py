@@ -283,7 +283,6 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
         source = datasource.resolve(checkpoint, data, data_dir, splits)
     except datasource.DataSourceError as exc:
         raise ExportError(str(exc)) from None
-    log_progress(progress, f"data: {source.description}")
     if qat_epochs and (source.data_dir is None or source.splits is None):
         raise ExportError("--qat-epochs fine-tunes on the training run's train split; this export has no dataset "
                           f"({source.description})")
@@ -299,6 +298,7 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
         parity_set, threshold_set = held_out_sets(size, verify_images, source.data_dir, source.splits)
     except (ValueError, OSError) as exc:
         raise ExportError(str(exc)) from None
+    log_progress(progress, f"data: {source.description}")  # after every input check: errors stay one line
     refs = build_references(model, parity_set, threshold_set)
     info = _model_info(model, checkpoint)
     job = {"checkpoint": str(checkpoint.resolve()), "output_dir": str(output_dir.resolve()), "image_size": size,

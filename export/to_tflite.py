@@ -44,28 +44,20 @@ def prelu_for_xnnpack(graph):
     Mul before it, and XNNPACK runs int8 Mul and Add: 2 partitions remain. Exact where
     ``1 - a > 0`` (PReLU slopes below 1); a node with any slope >= 1 stays a PRelu.
     """
-    import onnx
     from onnx import helper, numpy_helper
 
-    out = onnx.ModelProto()
-    out.CopyFrom(graph)
-    constants = {i.name: numpy_helper.to_array(i) for i in out.graph.initializer}
-    nodes = []
-    for node in out.graph.node:
-        slope = constants.get(node.input[1]) if node.op_type == "PRelu" else None
-        if slope is None or slope.max() >= 1:
-            nodes.append(node)
-            continue
-        (x, a), y = node.input, node.output[0]
+    from .to_onnx import rewrite_prelu
+
+    def nodes_for(x, a, y, slope, out):
+        if slope.max() >= 1:
+            return None
         out.graph.initializer.append(numpy_helper.from_array((1 - slope).astype(slope.dtype), f"{a}/one_minus"))
-        nodes += [helper.make_node("Mul", [x, f"{a}/one_minus"], [f"{y}/scaled"]),
-                  helper.make_node("Relu", [f"{y}/scaled"], [f"{y}/positive"]),
-                  helper.make_node("Mul", [x, a], [f"{y}/negative"]),
-                  helper.make_node("Add", [f"{y}/positive", f"{y}/negative"], [y])]
-    del out.graph.node[:]
-    out.graph.node.extend(nodes)
-    onnx.checker.check_model(out)
-    return out
+        return [helper.make_node("Mul", [x, f"{a}/one_minus"], [f"{y}/scaled"]),
+                helper.make_node("Relu", [f"{y}/scaled"], [f"{y}/positive"]),
+                helper.make_node("Mul", [x, a], [f"{y}/negative"]),
+                helper.make_node("Add", [f"{y}/positive", f"{y}/negative"], [y])]
+
+    return rewrite_prelu(graph, nodes_for)
 
 
 def _saved_model(ctx: Context, for_int8: bool = False) -> Path:

@@ -102,3 +102,29 @@ def test_peak_rss_is_measured_in_a_fresh_process(exported) -> None:
     # A forked child inherits no peak from this (torch-sized) process: it starts near a bare interpreter.
     assert 0 < rss["before_load"] < 200 << 20
     assert rss["before_load"] < rss["peak"] < 2 << 30
+
+
+def test_gallery_ratios_hold_auto_to_exact_and_check_the_1m_targets() -> None:
+    def row(size, search, ms, auto, **kw):
+        return GalleryRow(size, search, Timing((ms / 1e3,) * 3, True), kw.pop("memory", 1 << 20), 1.0,
+                          auto=auto, float_bytes=size * 512, **kw)
+
+    results = _results()
+    results.gallery += [row(10_000, "exact (numpy)", 1.0, True), row(10_000, "indexed (lists)", 2.0, False, recall_at_1=1.0),
+                        row(1_000_000, "exact (numpy)", 20.0, False),
+                        row(1_000_000, "indexed (lists)", 2.5, True, recall_at_1=0.9995, load_s=3.0,
+                            memory=int(1.2 * 512_000_000))]
+    results.latency.append(_row("mfn-112", "onnx-fp32", 10.0, threads=1))
+    results.sdk[("default", "embed_pixels")] = Timing((0.0042,), True)
+    results.sdk[("best", "embed_pixels")] = Timing((0.0040,), True)
+    found = {r.name: r for r in ratios(results, MACHINE, "mfn-112", {})}
+    assert found["search='auto' (exact) / exact p50, 10,000 templates"].value == pytest.approx(1.0)
+    assert found["indexed / exact p50, 10,000 templates"].value == pytest.approx(2.0)
+    assert found["search='auto' (indexed) / exact p50, 1,000,000 templates"].value == pytest.approx(0.125)
+    assert found["indexed identify p50 ms, 1,000,000"].met and found["indexed recall@1 vs exact, 1,000,000"].met
+    assert found["Gallery.load s, 1,000,000"].met
+    assert found["loaded gallery RSS / float32 template bytes, 1,000,000"].value == pytest.approx(1.2)
+    assert found["Embedder.open(export_dir) / fastest artifact and threads, Embedder.embed"].value == pytest.approx(1.05)
+    # onnxruntime FP32 at 1 thread against the 1-thread SGEMM: 221 M MACs in 10 ms = 22.1 G/s of 40 G/s.
+    assert found["onnxruntime FP32 MAC/s / SGEMM MAC/s"].value == pytest.approx(0.5525)
+    assert "| 1,000,000 | indexed (lists) | yes | ok |" in render(results, MACHINE, "cmd", "full", "mfn-112", {})

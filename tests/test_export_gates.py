@@ -115,7 +115,7 @@ def test_a_bare_artifact_is_not_verified_and_has_no_default_threshold(two_onnx, 
         assert embedder.artifact.status == "not verified" and embedder.threshold is None
         assert "status: not verified" in embedder.describe()
     run = _petface("compare", str(bare), str(two_onnx.parent / "a.png"), str(two_onnx.parent / "a.png"))
-    assert run.returncode == 2 and "no calibrated threshold" in run.stderr
+    assert run.returncode == 2 and "no verify calibration" in run.stderr and "pass a raw threshold" in run.stderr
 
 
 def _held_out(checkpoint: Path):

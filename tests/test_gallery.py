@@ -13,7 +13,7 @@ import pytest
 
 from petface_edge import DecisionPolicy, Embedder, Gallery, GalleryError, Match, UnsupportedTargetError, VerifyResult
 from petface_edge.data import load_splits
-from petface_edge.runtime.gallery_file import META_MEMBER, TEMPLATES_MEMBER
+from petface_edge.runtime.gallery_file import CENTROIDS_MEMBER, LISTS_MEMBER, META_MEMBER, TEMPLATES_MEMBER
 from petface_edge.thresholds import TEMPLATE_COUNTS, identify_threshold
 
 
@@ -251,33 +251,44 @@ KILL_DURING_SAVE = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
     from petface_edge import Gallery
+    from petface_edge.runtime import gallery_file
 
-    gallery = Gallery.load(sys.argv[1])
+    gallery = Gallery.load(sys.argv[1], search="approximate")
     gallery.enroll_embeddings("intruder", np.ones((500, gallery.dim), np.float32))
 
-    def write_then_die(fp, array, *args, **kwargs):  # half the templates reach the disk, then the power fails
-        fp.write(array.tobytes()[: array.nbytes // 2])
-        fp.flush()
+    def write_then_die(member, pets):  # half the templates reach the disk, then the power fails
+        data = np.concatenate(list(pets)).tobytes()
+        member.write(data[: len(data) // 2])
+        member.flush()
         os.kill(os.getpid(), signal.SIGKILL)
 
-    np.lib.format.write_array = write_then_die
+    gallery_file._write_templates = write_then_die
     gallery.save(sys.argv[1])
 """)
 
 
-def test_save_killed_mid_write_leaves_the_previous_gallery(embedder, saved):
+def test_save_killed_mid_write_leaves_the_previous_gallery(embedder, tmp_path):
+    rng = np.random.default_rng(5)
+    first = Gallery(embedder, search="approximate")  # indexed from the start: the index must survive too
+    for i in range(40):
+        first.enroll_embeddings(f"p{i}", _unit(rng.standard_normal((3, embedder.dim))))
+    saved = first.save(tmp_path / "g.gallery")
+    old_bytes = saved.read_bytes()
+    with zipfile.ZipFile(saved) as z:
+        assert {CENTROIDS_MEMBER, LISTS_MEMBER} <= set(z.namelist())
     before = Gallery.load(saved, embedder)
     run = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, str(saved)], capture_output=True, text=True)
     assert run.returncode == -signal.SIGKILL, run.stderr
     leftovers = [p for p in saved.parent.iterdir() if p.name.startswith(f".{saved.name}.")]
     assert leftovers and leftovers[0].stat().st_size > 0  # the kill really happened mid-write
+    assert saved.read_bytes() == old_bytes  # templates, index and all
     after = Gallery.load(saved, embedder)
-    assert after.names() == before.names() == ["a", "b"]
+    assert after.names() == before.names() and after.approximate
     for name in before.names():
         assert np.array_equal(after.templates(name), before.templates(name))
     after.enroll_embeddings("c", _basis(embedder.dim, 5))
     after.save(saved)  # the next save replaces the file as usual
-    assert Gallery.load(saved, embedder).names() == ["a", "b", "c"]
+    assert "c" in Gallery.load(saved, embedder).names()
 
 
 def _clustered(rng, pets, per_pet, dim, noise):
@@ -334,3 +345,63 @@ def test_gallery_needs_a_fingerprinted_model_and_a_threshold(embedder, saved):
     assert bare.search(_basis(embedder.dim, 0)[0], threshold=0.5)[0].name == "a"
     with pytest.raises(Exception, match="loaded without a model"):
         bare.identify(np.zeros((8, 8, 3), np.uint8), threshold=0.5)
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as z:
+        meta = json.loads(z.read(META_MEMBER))
+        return meta["pets"], meta.get("index"), {n: z.read(n) for n in z.namelist() if n != META_MEMBER}
+
+
+def test_indexed_gallery_round_trips_exactly_index_included(embedder, tmp_path):
+    rng = np.random.default_rng(6)
+    centres, templates = _clustered(rng, 1500, 3, embedder.dim, noise=0.08)
+    gallery = Gallery(embedder, search="auto", ann_min_templates=1000)
+    for i in range(1500):
+        gallery.enroll_embeddings(f"pet{i:04d}", templates[i])
+    gallery.remove("pet0007")  # a hole in the lists
+    gallery.enroll_embeddings("pet0001", templates[2][:1])  # a pet whose templates sit in two places
+    assert gallery.approximate and gallery._index.lists > 1
+    first = gallery.save(tmp_path / "a.gallery")
+    loaded = Gallery.load(first, embedder)
+    assert loaded.approximate and loaded.names() == gallery.names()
+    second = loaded.save(tmp_path / "b.gallery")
+    assert _members(first) == _members(second)  # templates, centroids and lists byte for byte
+    queries = _unit(centres[:50] + 0.1 * rng.standard_normal((50, embedder.dim)))
+    for q in queries:
+        assert loaded.search(q, 5, threshold=0.5) == gallery.search(q, 5, threshold=0.5)
+
+
+def test_no_query_waits_for_an_index_build(embedder, monkeypatch):
+    import threading
+
+    from petface_edge.runtime import gallery as gallery_module
+
+    started, release = threading.Event(), threading.Event()
+    real = gallery_module.build_partition
+
+    def slow_build(*args, **kwargs):
+        started.set()
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gallery_module, "build_partition", slow_build)
+    rng = np.random.default_rng(7)
+    gallery = Gallery(embedder, search="auto", ann_min_templates=50)
+    for i in range(49):
+        gallery.enroll_embeddings(f"p{i}", _unit(rng.standard_normal(embedder.dim)))
+    enrolling = threading.Thread(target=gallery.enroll_embeddings, args=("p49", _unit(rng.standard_normal(
+        embedder.dim))))
+    enrolling.start()  # its enroll crosses the threshold and builds the index
+    assert started.wait(30)
+    q = gallery.templates("p3")[0]
+    assert gallery.search(q, 1, threshold=0.5)[0].name == "p3"  # answered while the build is held
+    gallery.enroll_embeddings("late", _unit(rng.standard_normal(embedder.dim)))  # enrolled mid-build
+    gallery.remove("p5")
+    assert not gallery.approximate
+    release.set()
+    enrolling.join(30)
+    assert gallery.approximate and "late" in gallery.names() and "p5" not in gallery.names()
+    assert gallery.search(gallery.templates("late")[0], 1, threshold=0.5)[0].name == "late"
+    assert all(m.name != "p5" for m in gallery.search(q, 51, threshold=0.5))
+    assert len(gallery.search(q, 100, threshold=0.5)) == 50  # every pet once: nothing lost or doubled

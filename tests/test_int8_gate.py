@@ -104,7 +104,7 @@ def test_the_export_used_the_runs_own_whole_test_split(exported):
     manifest = Manifest.load(exported.export)
     split = json.loads(exported.splits.read_text())["splits"]
     data = manifest.verification["data"]
-    assert data["kind"] == "dataset" and Path(data["splits"]) == exported.splits
+    assert data["kind"] == "dataset" and Path(data["splits"]).resolve() == exported.splits.resolve()
     assert Path(data["data_dir"]).resolve() == exported.data.resolve()
     assert "the training run's own data" in data["how"]
     assert manifest.verification["parity_images"] == len(split["test"])

@@ -99,6 +99,10 @@ def test_the_base_install_has_no_heavy_framework_and_runs_the_cli(installed, exp
     assert run.returncode == 0, run.stderr
     info = json.loads(run.stdout)
     assert info["fingerprint"] and info["dim"] == 128
+    # The default path: LiteRT comes with the base install here (its wheel exists for this platform), and
+    # the artifact and thread count are the pair measured fastest on this machine, saying so.
+    assert _run(python, "-c", "import ai_edge_litert.interpreter").returncode == 0
+    assert info["chosen_because"].startswith(f"chosen: {info['artifact']} on {info['threads']} thread")
 
     image = exported.data.resolve() / sorted(load_splits(exported.splits)["test"])[0][0]
     run = _run(installed / "petface", "embed", export, image, "--json")

@@ -258,7 +258,7 @@ def test_importing_the_sdk_pulls_in_no_heavy_framework():
 
 BASE_INSTALL = textwrap.dedent("""
     import sys
-    # The base install is numpy, pillow and onnxruntime: make everything else unimportable.
+    # The base install where LiteRT has no wheel (numpy, pillow, onnxruntime): make everything else unimportable.
     EXTRAS = ("torch", "tensorflow", "coremltools", "ai_edge_litert", "cv2", "usearch", "onnx", "scipy",
               "sklearn", "export", "calibration", "timm", "torchvision")
 
@@ -281,7 +281,7 @@ def test_the_base_install_runs_petface_embed_on_an_onnx_artifact(exported, manif
     assert run.returncode == 0, run.stderr
     got = np.array(json.loads(run.stdout)["embeddings"][0]["embedding"], np.float32)
     assert np.allclose(got, Embedder.open(onnx).embed(held_out[0])[0], atol=1e-6)
-    # The same command on the export directory also works: the ONNX artifact is chosen.
+    # The same command on the export directory also works: an ONNX artifact is chosen (which one is measured).
     run = subprocess.run([sys.executable, "-c", BASE_INSTALL, "embed", str(exported.export), str(held_out[0])],
                          capture_output=True, text=True)
-    assert run.returncode == 0 and "onnx-fp32" in run.stdout, run.stderr
+    assert run.returncode == 0 and "# onnx-" in run.stdout, run.stderr

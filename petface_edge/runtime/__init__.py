@@ -1,8 +1,9 @@
 """The on-device runtime: load an exported artifact, embed faces, search a gallery.
 
-Light by design: numpy, pillow and onnxruntime run ONNX artifacts; LiteRT, the
-TorchScript lite interpreter, CoreML, OpenCV (cat-face detection) and usearch
-(approximate search) are imported only when an artifact or option needs them.
+Light by design: numpy, pillow, onnxruntime and (where its wheel exists) LiteRT run ONNX and
+TFLite artifacts, and numpy alone searches galleries of any size; LiteRT, the TorchScript lite
+interpreter, CoreML and OpenCV (cat-face detection) are imported only when an artifact or option
+needs them.
 """
 
 from .artifacts import ModelError

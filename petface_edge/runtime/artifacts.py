@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from ..errors import PetfaceError
+from . import speed
 from .backends import SUFFIX_FORMAT, Backend, BackendError, format_of, open_backend
 from .manifest import (
     NOT_VERIFIABLE,
@@ -31,11 +32,9 @@ from .manifest import (
 
 ModelRef = Union[str, Path, Manifest]
 
-# "auto" order: the most faithful precision first (INT8 was slower than FP32 in every runtime
-# measured on x86, with or without VNNI), then the fastest runtime that is installed. On CPU, LiteRT's XNNPACK
-# runs the FP32 MobileFaceNet-112 3.7x faster than onnxruntime (2.4 vs 8.7 ms at batch 1 on
-# 2 threads in pytest benchmarks, same parity); the base install has no LiteRT, so there ONNX
-# runs. On CUDA, onnxruntime's CUDA provider; on macOS, CoreML.
+# Static "auto" order: the most faithful precision first, then the runtime usually fastest. On CPU the
+# order actually used is measured on the machine (see .speed); this one ranks the candidates, breaks
+# ties within the measurement's tolerance, and stands when nothing can be measured (CUDA, CoreML).
 PRECISION_ORDER = ("fp32", "fp16", "dynamic-range", "w8", "int8", "w8a8")
 FORMAT_ORDER = ("coreml", "tflite", "executorch", "onnx", "torchscript") if sys.platform == "darwin" else (
     "tflite", "executorch", "onnx", "torchscript", "coreml")
@@ -57,6 +56,8 @@ class LoadedArtifact:
     fingerprint: str
     source: Path  # the manifest or artifact file the contract was read from
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (artifact id, why it was passed over)
+    threads: int = 0  # the runtime's intra-op threads
+    why: str = ""  # why this artifact and thread count (the measured choice, or what the caller asked)
 
 
 def load_artifact(model: ModelRef, backend: str = "auto", threads: Optional[int] = None,
@@ -116,17 +117,33 @@ def _from_manifest(manifest: Manifest, backend: str, threads: Optional[int], dev
         statuses = ", ".join(f"{a.id}: {a.status}" for a in manifest.artifacts) or "no artifacts"
         raise ModelError(f"{where}: no usable artifact for backend={backend!r} ({statuses})")
     skipped: list[tuple[str, str]] = []
-    for artifact in candidates:  # an artifact named by id is used whatever its status (describe() shows it)
-        if artifact.input is None or artifact.output is None:
-            skipped.append((artifact.id, "manifest entry has no input/output contract"))
-            continue
+    intact = []
+    for artifact in candidates:  # before anything is measured or run
         path = manifest.path_of(artifact)
         if not path.exists():  # an artifact left out of a copy: the next one may be there
             skipped.append((artifact.id, f"{path}: file missing"))
             continue
         check_integrity(path, artifact)  # a changed file is refused outright, never passed over quietly
+        intact.append(artifact)
+    # "auto" on the CPU: the pair measured fastest on this machine (.speed); otherwise the static order.
+    choice = speed.choose(manifest, intact, threads) if backend == "auto" and device == "cpu" else None
+    count = threads or speed.machine_threads()
+    pairs = choice.pairs if choice else [(a.id, count) for a in intact]
+    by_id = {a.id: a for a in intact}
+    why = choice.why if choice else (f"backend={backend!r} as asked" if backend != "auto" else
+                                     f"static order (nothing measured on {device})")
+    tried: set[str] = set()
+    for aid, count in pairs:  # an artifact named by id is used whatever its status (describe() shows it)
+        if aid in tried:
+            continue
+        tried.add(aid)
+        artifact = by_id[aid]
+        if artifact.input is None or artifact.output is None:
+            skipped.append((artifact.id, "manifest entry has no input/output contract"))
+            continue
+        path = manifest.path_of(artifact)
         try:
-            loaded = open_backend(path, threads=threads, device=device)
+            loaded = open_backend(path, threads=count, device=device)
         except ModuleNotFoundError as exc:
             skipped.append((artifact.id, f"its runtime is not installed (no module '{exc.name}')"))
             continue
@@ -138,7 +155,7 @@ def _from_manifest(manifest: Manifest, backend: str, threads: Optional[int], dev
             loaded.close()
             skipped.append((artifact.id, problem))
             continue
-        return LoadedArtifact(loaded, artifact, _fingerprint(loaded, path, manifest), where, skipped)
+        return LoadedArtifact(loaded, artifact, _fingerprint(loaded, path, manifest), where, skipped, count, why)
     reasons = "; ".join(f"{aid}: {why}" for aid, why in skipped)
     raise ModelError(f"{where}: no artifact for backend={backend!r} runs on this machine ({reasons})")
 
@@ -152,7 +169,8 @@ def _from_artifact_file(path: Path, backend: str, threads: Optional[int], device
     entry = _manifest_entry_for(path)
     if entry is not None:
         check_integrity(path, entry[1])
-    loaded = open_backend(path, threads=threads, device=device)
+    count = threads or speed.machine_threads()
+    loaded = open_backend(path, threads=count, device=device)
     try:
         if entry is not None:
             manifest, artifact = entry
@@ -168,7 +186,7 @@ def _from_artifact_file(path: Path, backend: str, threads: Optional[int], device
     except BaseException:
         loaded.close()
         raise
-    return LoadedArtifact(loaded, artifact, fingerprint, source)
+    return LoadedArtifact(loaded, artifact, fingerprint, source, threads=count, why="the file named")
 
 
 def _manifest_entry_for(path: Path) -> Optional[tuple[Manifest, Artifact]]:

@@ -130,7 +130,8 @@ def _info(args: argparse.Namespace) -> int:
     embedder = _open(args)
     if args.json:
         _print_json({**_model_json(embedder), "status": embedder.artifact.status,
-                     "thresholds": embedder.thresholds, "skipped": dict(embedder.skipped)})
+                     "thresholds": embedder.thresholds, "skipped": dict(embedder.skipped),
+                     "threads": embedder.threads, "chosen_because": embedder.chosen_because})
     else:
         print(embedder.describe())
     return 0

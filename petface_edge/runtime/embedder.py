@@ -43,7 +43,8 @@ class EmbedderOptions:
     ``model``: an artifact file, an export directory or its manifest.json.
     ``backend``: ``"auto"`` (best shipped artifact that runs here), a format (``"onnx"``,
     ``"tflite"``, ``"torchscript"``, ``"coreml"``) or an artifact id (``"tflite-int8"``).
-    ``threads``: intra-op threads of the runtime (None: its default). ``device``: ``"cpu"``
+    ``threads``: intra-op threads of the runtime (None: the machine's cores, or with ``"auto"`` the
+    count measured fastest; pass 1 or 2 to leave cores to other work). ``device``: ``"cpu"``
     or ``"cuda"`` (ONNX with onnxruntime-gpu; any other format on ``"cuda"`` is an error).
     ``max_batch``: images per runtime call. ``policy``: target rates or raw thresholds for verify
     and identify decisions (default: the artifact's calibrated FAR 1e-3 / FPIR 1e-2; see
@@ -137,6 +138,16 @@ class Embedder(Closeable):
         return self._loaded.backend.name
 
     @property
+    def threads(self) -> int:
+        """The runtime's intra-op thread count in use."""
+        return self._loaded.threads
+
+    @property
+    def chosen_because(self) -> str:
+        """Why this artifact and thread count: the measured table's verdict, or what the caller named."""
+        return self._loaded.why
+
+    @property
     def fingerprint(self) -> str:
         """Identity of the trained weights: galleries are bound to it (may be empty for foreign files)."""
         return self._loaded.fingerprint
@@ -192,6 +203,7 @@ class Embedder(Closeable):
             f"{a.id} ({self.model_path.name}) on {self.runtime}: {c.layout} {c.dtype}{quant} "
             f"{c.size}x{c.size} RGB -> {self.dim}-d unit vectors; status: {a.status}",
             f"contract from {self._loaded.source}",
+            f"{self.threads} thread{'s' * (self.threads > 1)}; {self.chosen_because}",
             f"fingerprint {self.fingerprint or 'unknown'}",
         ]
         try:

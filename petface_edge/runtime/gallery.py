@@ -20,10 +20,10 @@ templates. File format: :mod:`.gallery_file`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union, overload
+from typing import Iterator, Optional, Union, overload
 
 import numpy as np
 
@@ -34,16 +34,8 @@ from .detect import Box
 from .closing import Closeable
 from .decisions import IDENTIFY, VERIFY, DecisionPolicy, OperatingPoint, resolve
 from .embedder import Embedder, Images, VerifyResult, verify_result
-from .gallery_file import GalleryData, GalleryError, read_gallery, write_gallery
-from .search import (
-    ANN_CANDIDATES_PER_MATCH,
-    ANN_MIN_CANDIDATES,
-    ANN_MIN_TEMPLATES,
-    ApproximateSearch,
-    ExactSearch,
-    ann_available,
-    rank,
-)
+from .gallery_file import GalleryData, GalleryError, SavedIndex, read_gallery, write_gallery
+from .search import INDEX_MIN_TEMPLATES, TemplateIndex, build_partition, rank
 
 SEARCH_MODES = ("auto", "exact", "approximate")
 
@@ -95,21 +87,22 @@ class FaceMatches:
 class Gallery(Closeable):
     """Enrolled pets for one model. Thread-safe; templates stored per image.
 
-    ``search``: ``"exact"`` (numpy), ``"approximate"`` (usearch HNSW, then exact rescoring of
-    the candidate pets) or ``"auto"`` (approximate from ``ann_min_templates`` templates on,
-    when the ``ann`` extra is installed).
+    ``search``: ``"exact"`` (every template scored), ``"approximate"`` (the k-means list index of
+    :mod:`.search`: the nearest lists are scanned, then the candidate pets rescored exactly) or
+    ``"auto"`` (the index from ``ann_min_templates`` templates on, the crossover measured by
+    ``pytest benchmarks``). The index is built as pets are enrolled, by the enrolling call and
+    outside the lock (queries meanwhile search the old layout), and saved in the gallery file.
 
     ``policy``: target rates or raw thresholds for this gallery's decisions; settings it leaves
     None fall back to the embedder's options, then to the calibrated defaults.
 
-    ``close()`` (or leaving a ``with`` block) frees the search indexes (the approximate one is
-    native memory); using the gallery afterwards raises :class:`ClosedError`. The embedder
-    belongs to the caller and stays open.
+    ``close()`` (or leaving a ``with`` block) frees the templates and the index; using the gallery
+    afterwards raises :class:`ClosedError`. The embedder belongs to the caller and stays open.
     """
 
     _reopen_hint = "load it again to use it"
 
-    def __init__(self, embedder: Embedder, search: str = "auto", ann_min_templates: int = ANN_MIN_TEMPLATES,
+    def __init__(self, embedder: Embedder, search: str = "auto", ann_min_templates: int = INDEX_MIN_TEMPLATES,
                  policy: DecisionPolicy = DecisionPolicy()) -> None:
         if not embedder.fingerprint:
             raise ModelError(f"{embedder.model_path}: the model carries no fingerprint, so a gallery cannot be "
@@ -129,18 +122,16 @@ class Gallery(Closeable):
         self.ann_min_templates = ann_min_templates
         self.artifact = ""
         self.created = ""
-        self._pets: dict[str, np.ndarray] = {}
-        self._keys: dict[str, np.ndarray] = {}  # template ids, for the approximate index
-        self._owner: dict[int, str] = {}
-        self._template_total = 0  # total template count
-        self._next_key = 0
-        self._exact: Optional[ExactSearch] = None
-        self._ann: Optional[ApproximateSearch] = None
+        self._tids: dict[str, np.ndarray] = {}  # each pet's template ids, pets in enrollment order
+        self._pet_id: dict[str, int] = {}
+        self._pet_names: list[Optional[str]] = []  # pet id -> name (None once removed)
+        self._index = TemplateIndex(dim)
         self._lock = threading.RLock()
+        self._building = threading.Lock()  # one partition build at a time, never under self._lock
 
     def _release(self) -> None:
-        self._exact = self._ann = None
-        self._pets, self._keys, self._owner = {}, {}, {}
+        self._index = TemplateIndex(self.dim)
+        self._tids, self._pet_id, self._pet_names = {}, {}, []
 
     # -- contents ----------------------------------------------------------------------------
 
@@ -148,7 +139,7 @@ class Gallery(Closeable):
         """Enrolled pet names, sorted."""
         with self._lock:
             self._require_open()
-            return sorted(self._pets)
+            return sorted(self._tids)
 
     def template_count(self, name: str) -> int:
         with self._lock:
@@ -161,20 +152,20 @@ class Gallery(Closeable):
 
     @property
     def approximate(self) -> bool:
-        """Whether searches go through the approximate index (depends on ``search`` and the gallery size)."""
+        """Whether searches go through the list index (depends on ``search`` and the gallery size)."""
         with self._lock:
-            return self._use_ann()
+            return self._use_index()
 
     def __len__(self) -> int:
-        return len(self._pets)
+        return len(self._tids)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._pets
+        return name in self._tids
 
     def __repr__(self) -> str:
         if self._closed:
             return f"Gallery(closed, fingerprint={self.fingerprint[:12]!r})"
-        return f"Gallery({len(self)} pets, {self._template_total} templates, fingerprint={self.fingerprint[:12]!r})"
+        return f"Gallery({len(self)} pets, {self._index.live} templates, fingerprint={self.fingerprint[:12]!r})"
 
     # -- changes -----------------------------------------------------------------------------
 
@@ -196,14 +187,8 @@ class Gallery(Closeable):
     def remove(self, name: str) -> None:
         with self._lock:
             self._templates_of(name)
-            del self._pets[name]
-            keys = self._keys.pop(name)
-            for k in keys.tolist():
-                del self._owner[k]
-            self._template_total -= len(keys)
-            self._exact = None
-            if self._ann is not None:
-                self._ann.remove(keys)
+            self._index.remove(self._tids.pop(name))
+            self._pet_names[self._pet_id.pop(name)] = None
 
     def rename(self, old: str, new: str) -> None:
         new = _check_name(new)
@@ -211,12 +196,11 @@ class Gallery(Closeable):
             self._templates_of(old)
             if new == old:
                 return
-            if new in self._pets:
+            if new in self._tids:
                 raise InvalidArgumentError(f"cannot rename {old!r} to {new!r}: {new!r} is already enrolled")
-            self._pets = {(new if n == old else n): t for n, t in self._pets.items()}
-            self._keys[new] = self._keys.pop(old)
-            self._owner.update((int(k), new) for k in self._keys[new])
-            self._exact = None
+            self._tids = {(new if n == old else n): t for n, t in self._tids.items()}
+            self._pet_id[new] = self._pet_id.pop(old)
+            self._pet_names[self._pet_id[new]] = new
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -252,7 +236,7 @@ class Gallery(Closeable):
         """The identify operating point at the gallery's current template count (it moves as the gallery grows)."""
         with self._lock:
             self._require_open()
-            return self._point(IDENTIFY, threshold, fpir, self._template_total)
+            return self._point(IDENTIFY, threshold, fpir, self._index.live)
 
     def verify(self, name: str, image: Union[ImageLike, np.ndarray], threshold: Optional[float] = None,
                far: Optional[float] = None) -> VerifyResult:
@@ -272,13 +256,19 @@ class Gallery(Closeable):
         """Write the gallery atomically (see :mod:`petface_edge.runtime.gallery_file` for the format)."""
         with self._lock:
             self._require_open()
-            data = GalleryData(self.fingerprint, self.dim, dict(self._pets), self.artifact, self.created)
+            index = self._index
+            saved = None
+            if index.centroids is not None:
+                order = np.concatenate(list(self._tids.values())) if self._tids else np.zeros(0, np.int64)
+                saved = SavedIndex(index.centroids, index.list_of(order), index.trained_at)
+            data = GalleryData(self.fingerprint, self.dim, _PetRows(index, self._tids), self.artifact, self.created,
+                               index=saved, counts=[len(t) for t in self._tids.values()])
             written = write_gallery(path, data)
         return written
 
     @classmethod
     def load(cls, path: Union[str, Path], embedder: Optional[Embedder] = None, search: str = "auto",
-             ann_min_templates: int = ANN_MIN_TEMPLATES, policy: DecisionPolicy = DecisionPolicy()) -> "Gallery":
+             ann_min_templates: int = INDEX_MIN_TEMPLATES, policy: DecisionPolicy = DecisionPolicy()) -> "Gallery":
         """Read a gallery file; with ``embedder``, refuse one made by a different model.
 
         Without an embedder the gallery can be listed, edited, saved and searched with embeddings
@@ -297,8 +287,21 @@ class Gallery(Closeable):
         gallery = cls.__new__(cls)
         gallery._init(data.fingerprint, data.dim, embedder, search, ann_min_templates, policy)
         gallery.artifact, gallery.created = data.artifact, data.created
-        for name, templates in data.pets.items():
-            gallery._add(name, templates)  # stored as written: no re-normalization, so save/load is exact
+        names, counts, saved = list(data.pets), np.asarray(data.counts, dtype=np.int64), data.index
+        templates = data.templates  # as written: no re-normalization, so save/load is exact
+        del data  # the index below holds the only copy of the templates
+        start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        for pet, name in enumerate(names):
+            gallery._tids[name] = np.arange(start[pet], start[pet + 1], dtype=np.int64)
+            gallery._pet_id[name] = pet
+        gallery._pet_names = list(names)
+        pets = np.repeat(np.arange(len(names), dtype=np.int32), counts)
+        if saved is None:
+            gallery._index = TemplateIndex.restore(templates, pets)
+        else:
+            gallery._index = TemplateIndex.restore(templates, pets, saved.centroids, saved.lists, saved.trained_at)
+        del templates
+        gallery._build_index()  # a file without an index (or past the retrain size) gets one now
         return gallery
 
     # -- internals ---------------------------------------------------------------------------
@@ -306,22 +309,40 @@ class Gallery(Closeable):
     def _add(self, name: str, vectors: np.ndarray) -> int:
         with self._lock:
             self._require_open()
-            keys = np.arange(self._next_key, self._next_key + len(vectors), dtype=np.int64)
-            self._next_key += len(vectors)
-            self._pets[name] = np.concatenate([self._pets[name], vectors]) if name in self._pets else vectors
-            self._keys[name] = np.concatenate([self._keys[name], keys]) if name in self._keys else keys
-            self._owner.update((int(k), name) for k in keys)
-            self._template_total += len(vectors)
-            self._exact = None
-            if self._ann is not None:
-                self._ann.add(keys, vectors)
-            return len(self._pets[name])
+            if name not in self._pet_id:
+                self._pet_id[name] = len(self._pet_names)
+                self._pet_names.append(name)
+                self._tids[name] = np.zeros(0, np.int64)
+            tids = self._index.add(self._pet_id[name], vectors)
+            self._tids[name] = np.concatenate([self._tids[name], tids])
+            count = len(self._tids[name])
+        self._build_index()
+        return count
+
+    def _build_index(self) -> None:
+        """(Re)build the list index when due, outside the lock: searches meanwhile use the current layout."""
+        if self.search_mode == "exact" or not self._building.acquire(blocking=False):
+            return
+        try:
+            with self._lock:
+                if self._closed or not self._index.wants_partition(self._partition_from()):
+                    return
+                index, snap = self._index, self._index.snapshot()
+            centroids, layout = build_partition(snap, self.dim)
+            with self._lock:
+                if not self._closed and self._index is index:
+                    index.adopt(snap, centroids, layout)
+        finally:
+            self._building.release()
+
+    def _partition_from(self) -> int:
+        return 2 if self.search_mode == "approximate" else self.ann_min_templates
 
     def _templates_of(self, name: str) -> np.ndarray:
         self._require_open()
-        if name not in self._pets:
+        if name not in self._tids:
             raise NotFoundError(f"no pet named {name!r} in the gallery")
-        return self._pets[name]
+        return self._index.vectors(self._tids[name])
 
     def _require_embedder(self) -> Embedder:
         self._require_open()
@@ -356,29 +377,36 @@ class Gallery(Closeable):
             raise InvalidArgumentError("embeddings contain NaN or infinity")
         return np.ascontiguousarray(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
 
-    def _use_ann(self) -> bool:
-        if self.search_mode == "exact":
-            return False
-        if self.search_mode == "approximate":
-            return True
-        return self._template_total >= self.ann_min_templates and ann_available()
+    def _use_index(self) -> bool:
+        return self.search_mode != "exact" and self._index.centroids is not None
 
     def _score(self, query: np.ndarray, top_k: int) -> tuple[list[str], np.ndarray]:
-        """Names and pet scores to rank: every pet (exact), or the index's candidate pets rescored exactly."""
+        """The candidate pets (all that can rank in the top ``top_k``) and their exact scores."""
         self._require_open()
-        if not self._use_ann():
-            if self._exact is None:
-                names = list(self._pets)
-                self._exact = ExactSearch(names, [self._pets[n] for n in names], self.dim)
-            return self._exact.names, self._exact.pet_scores(query)
-        if self._ann is None:
-            self._ann = ApproximateSearch(self.dim)
-            if self._pets:  # one bulk insert: usearch builds the graph in parallel
-                self._ann.add(np.concatenate(list(self._keys.values())), np.concatenate(list(self._pets.values())))
-        keys = self._ann.candidates(query, max(ANN_MIN_CANDIDATES, ANN_CANDIDATES_PER_MATCH * top_k))
-        names = list(dict.fromkeys(self._owner[int(k)] for k in keys))
-        scores = np.array([np.max(self._pets[n] @ query) for n in names], dtype=np.float32)
-        return names, scores
+        pets = self._index.candidates(query, top_k, self._use_index())
+        names = [self._pet_names[p] for p in pets.tolist()]
+        groups = [self._tids[n] for n in names]
+        if not groups:
+            return [], np.zeros(0, np.float32)
+        scores = self._index.vectors(np.concatenate(groups)) @ query  # every template of each candidate
+        starts = np.concatenate([[0], np.cumsum([len(g) for g in groups])[:-1]])
+        return names, np.maximum.reduceat(scores, starts)
+
+
+class _PetRows(Mapping):
+    """Pet name -> its templates, gathered from the index only when the writer reaches that pet."""
+
+    def __init__(self, index: TemplateIndex, tids: dict[str, np.ndarray]) -> None:
+        self._index, self._tids = index, tids
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._index.vectors(self._tids[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tids)
+
+    def __len__(self) -> int:
+        return len(self._tids)
 
 
 def _check_name(name: str) -> str:

@@ -22,7 +22,8 @@ SCHEMA = "petface-manifest"
 # Versioning: ``schema_version`` is the major version; a reader opens only its own major and refuses any
 # other in one line. ``schema_minor`` counts additive revisions (new fields, never a changed meaning): a
 # reader opens a newer minor, keeps the fields it does not know (``extra``, written back on save) and
-# ignores them. Minor 1: the data source of the parity set, the retrieval (Recall@1) INT8 gate.
+# ignores them. Minor 1: the parity set's data source, the Recall@1 INT8 gate, the verify / identify decision
+# policies in each artifact's thresholds.
 SCHEMA_VERSION = 1
 SCHEMA_MINOR = 1
 

@@ -1,32 +1,43 @@
-"""Gallery search: pet score = max cosine over that pet's templates; exact, or approximate for big galleries.
+"""Gallery search: a pet's score is its best cosine over its templates; exact, or through a partition index.
 
-Exact search is one matrix-vector product and a per-pet maximum; on a 2-core x86 CPU it
-takes about 1.4 ms per 100,000 templates. From 400,000 templates an HNSW index
-(usearch, the ``ann`` extra) proposes candidate templates and the pets they belong to are
-then scored exactly over all their templates, so reported scores never depend on the index.
+Every template lives once, in one float32 matrix laid out list by list (an inverted-file
+index): below ``INDEX_MIN_TEMPLATES`` there is one list and a query is one matrix-vector
+product over all of it (exact). From there on the templates are partitioned by their
+nearest of ``K`` k-means centroids (about ``ROWS_PER_LIST`` templates per list) and a query
+scans only the lists of its ``probes`` nearest centroids, a few percent of the matrix.
+Either way the candidate pets are then rescored exactly over all their templates, so a
+reported score never depends on the index: the index only decides which pets are looked at.
+
+Why this index and not compact codes or a graph, measured on a 2-core x86 CPU at 1M
+templates of 128-d (``pytest benchmarks/test_gallery.py --bench-mode full``, README): sign-bit
+codes (16 bytes a template) needed 4,096 candidates for recall@1 0.999 and their numpy
+Hamming pass alone took 4.8 ms; usearch's HNSW took 217 s to build, 7.2 ms a query at
+recall 1.0, and its graph would add half the template bytes again. The partition costs
+4 bytes a template (its list, saved in the gallery file), is built incrementally (each new
+template goes to its nearest list), needs only numpy, and scans 1/16 of the lists.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from functools import lru_cache
-from typing import Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-# Galleries with at least this many templates use the approximate index in "auto" mode. Measured
-# on 2 cores (pytest benchmarks): exact search takes 1.4 ms at 100k templates and 21.7 ms at 1M,
-# the index 7.8 ms at 1M; exact grows linearly, so below ~400k it is both exact and faster.
-ANN_MIN_TEMPLATES = 400_000
-# Candidate templates fetched from the index per requested match (pets have several templates each).
-ANN_CANDIDATES_PER_MATCH = 8
-ANN_MIN_CANDIDATES = 64
-
-
-@lru_cache(maxsize=None)
-def ann_available() -> bool:
-    """Whether the ``ann`` extra (usearch) is installed; "auto" search stays exact without it."""
-    return importlib.util.find_spec("usearch") is not None
+# "auto" search partitions a gallery from this many templates on: the crossover measured by
+# `pytest benchmarks/test_gallery.py` (exact search 0.45 ms at 10k; partitioned faster from ~30k).
+INDEX_MIN_TEMPLATES = 32_768
+ROWS_PER_LIST = 1024  # k-means lists target this many templates when (re)trained
+MAX_LISTS = 4096
+PROBE_DIVISOR = 16  # a query scans the nearest 1/16 of the lists ...
+MIN_PROBES = 8  # ... and never fewer than 8
+RETRAIN_GROWTH = 4  # retrain once the gallery is 4x the size the centroids were trained at
+KMEANS_ITERATIONS = 6
+KMEANS_SAMPLE_PER_LIST = 64
+SLACK = 0.25  # free rows per list after a relayout, so enrolling rarely moves the matrix
+POOL_PER_MATCH = 8  # top templates examined per requested match before rescoring
+MIN_POOL = 64
+_CHUNK = 65_536  # rows per block when assigning templates to lists
 
 
 def rank(names: Sequence[str], scores: np.ndarray, top_k: int) -> list[tuple[str, float]]:
@@ -43,51 +54,257 @@ def rank(names: Sequence[str], scores: np.ndarray, top_k: int) -> list[tuple[str
     return [(names[i], float(scores[i])) for i in ordered[:k]]
 
 
-class ExactSearch:
-    """All templates stacked pet by pet; a query is scored against every one."""
-
-    def __init__(self, names: Sequence[str], templates: Sequence[np.ndarray], dim: int) -> None:
-        self.names = list(names)
-        counts = np.array([len(t) for t in templates], dtype=np.int64)
-        self.offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else counts
-        self.matrix = np.concatenate(templates) if templates else np.zeros((0, dim), np.float32)
-
-    def pet_scores(self, query: np.ndarray) -> np.ndarray:
-        """(P,) float32: each pet's best cosine to ``query``."""
-        if not self.names:
-            return np.zeros(0, np.float32)
-        return np.maximum.reduceat(self.matrix @ query, self.offsets)
+def train_centroids(sample: np.ndarray, lists: int, seed: int = 0) -> np.ndarray:
+    """Spherical k-means on unit rows: ``lists`` unit centroids (deterministic for a given sample)."""
+    rng = np.random.default_rng(seed)
+    centroids = sample[rng.choice(len(sample), lists, replace=False)].copy()
+    for _ in range(KMEANS_ITERATIONS):
+        nearest = assign(sample, centroids)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, nearest, sample)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        filled = norms[:, 0] > 0  # an empty list keeps its old centroid
+        centroids[filled] = sums[filled] / norms[filled]
+    return np.ascontiguousarray(centroids, dtype=np.float32)
 
 
-class ApproximateSearch:
-    """usearch HNSW index over templates (inner product on unit vectors = cosine), keyed by template id."""
+def assign(vectors: np.ndarray, centroids: np.ndarray | None) -> np.ndarray:
+    """(n,) int32: the list of each row (its nearest centroid; list 0 when there is no partition)."""
+    if centroids is None:
+        return np.zeros(len(vectors), np.int32)
+    out = np.empty(len(vectors), np.int32)
+    for start in range(0, len(vectors), _CHUNK):
+        out[start:start + _CHUNK] = np.argmax(vectors[start:start + _CHUNK] @ centroids.T, axis=1)
+    return out
+
+
+def list_count(templates: int) -> int:
+    return int(np.clip(templates // ROWS_PER_LIST, 1, MAX_LISTS))
+
+
+def probe_count(lists: int) -> int:
+    return min(lists, max(MIN_PROBES, lists // PROBE_DIVISOR))
+
+
+@dataclass
+class Layout:
+    """The matrix, list by list: list ``l`` holds rows ``starts[l]`` to ``starts[l] + sizes[l]`` (holes included)."""
+
+    vectors: np.ndarray  # (capacity, dim) float32; unused rows are zero
+    row_tid: np.ndarray  # (capacity,) int64 template id per row, -1 for a free row or a hole
+    starts: np.ndarray  # (K,) int64
+    sizes: np.ndarray  # (K,) int64 rows used, holes of removed templates included
+    caps: np.ndarray  # (K,) int64
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, tids: np.ndarray, lists: np.ndarray, count: int, dim: int,
+              extra: np.ndarray | None = None) -> Layout:
+        """Place ``vectors`` (rows of template ids ``tids``) into ``count`` lists with slack (plus ``extra`` rows)."""
+        sizes = np.bincount(lists, minlength=count).astype(np.int64)
+        want = sizes + (extra if extra is not None else 0)
+        caps = want + (want * SLACK).astype(np.int64) + 16
+        starts = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.int64)
+        order = np.argsort(lists, kind="stable")
+        within = np.arange(len(lists)) - np.repeat(np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
+        dest = np.empty(len(lists), np.int64)
+        dest[order] = starts[lists[order]] + within
+        total = int(caps.sum())
+        out = np.zeros((total, dim), np.float32)  # calloc: free rows stay untouched, not resident
+        row_tid = np.full(total, -1, np.int64)
+        for start in range(0, len(dest), _CHUNK):  # blockwise: no second full-size temporary
+            out[dest[start:start + _CHUNK]] = vectors[start:start + _CHUNK]
+        row_tid[dest] = tids
+        return cls(out, row_tid, starts, sizes, caps)
+
+
+@dataclass
+class Snapshot:
+    """What a partition build reads outside the gallery lock: rows are never rewritten in place while live."""
+
+    layout: Layout
+    next_tid: int
+    live: int
+
+
+class TemplateIndex:
+    """Templates by id (``tid``), each owned by a pet id, searchable exactly or through the partition.
+
+    Not thread-safe on its own: :class:`~petface_edge.runtime.gallery.Gallery` holds its lock around
+    every call except :func:`build_partition`, which reads a :class:`Snapshot` and is adopted under it.
+    """
 
     def __init__(self, dim: int) -> None:
-        try:
-            from usearch.index import Index
-        except ModuleNotFoundError:
-            raise ModuleNotFoundError(
-                "approximate gallery search needs usearch: pip install 'petface-edge[ann]'", name="usearch"
-            ) from None
-        # Query-time expansion 1024: at 1M templates recall@1 against exact search was 0.76 at 128,
-        # 0.92 at 256, 0.98 at 512 and 1.000 at 1024 (p50 1.3 / 2.2 / 4.1 / 7.8 ms on 2 cores).
-        self._index = Index(ndim=dim, metric="ip", dtype="f32", connectivity=16, expansion_add=64,
-                            expansion_search=1024)
+        self.dim = dim
+        self.centroids: np.ndarray | None = None
+        self.trained_at = 0
+        self.layout = Layout.build(np.zeros((0, dim), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int32), 1, dim)
+        self.tid_row = np.zeros(0, np.int64)
+        self.tid_pet = np.zeros(0, np.int32)
+        self.next_tid = 0
+        self.live = 0
+
+    @classmethod
+    def restore(cls, vectors: np.ndarray, pets: np.ndarray, centroids: np.ndarray | None = None,
+                lists: np.ndarray | None = None, trained_at: int = 0) -> TemplateIndex:
+        """An index over ``vectors`` (template ids 0..n-1 in row order, owned by ``pets``), laid out as saved."""
+        index = cls(vectors.shape[1])
+        n = len(vectors)
+        index._reserve(n)
+        index.next_tid = index.live = n
+        index.tid_pet[:n] = pets
+        index.centroids, index.trained_at = centroids, trained_at
+        count = 1 if centroids is None else len(centroids)
+        lists = np.zeros(n, np.int32) if lists is None else lists
+        index.layout = Layout.build(vectors, np.arange(n, dtype=np.int64), lists, count, index.dim)
+        index._map_rows()
+        return index
+
+    @property
+    def lists(self) -> int:
+        return len(self.layout.starts)
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def add(self, pet: int, vectors: np.ndarray) -> np.ndarray:
+        """Add ``pet``'s rows, each to its nearest list; returns their template ids."""
+        n = len(vectors)
+        tids = np.arange(self.next_tid, self.next_tid + n, dtype=np.int64)
+        self._reserve(self.next_tid + n)
+        self.next_tid += n
+        self.tid_pet[tids] = pet
+        self._place(tids, vectors)
+        self.live += n
+        return tids
+
+    def remove(self, tids: np.ndarray) -> None:
+        rows = self.tid_row[tids]
+        self.layout.vectors[rows] = 0  # a hole scores 0 and is skipped by its id
+        self.layout.row_tid[rows] = -1
+        self.tid_row[tids] = -1
+        self.tid_pet[tids] = -1
+        self.live -= len(tids)
+
+    def vectors(self, tids: np.ndarray) -> np.ndarray:
+        return self.layout.vectors[self.tid_row[tids]]
+
+    def list_of(self, tids: np.ndarray) -> np.ndarray:
+        """(n,) int32: the list each template sits in (what the gallery file saves)."""
+        return (np.searchsorted(self.layout.starts, self.tid_row[tids], side="right") - 1).astype(np.int32)
+
+    # -- the partition ----------------------------------------------------------------------
+
+    def wants_partition(self, threshold: int) -> bool:
+        """Whether a (re)build is due: past ``threshold`` templates and grown ``RETRAIN_GROWTH``x since the last."""
+        return self.live >= max(threshold, 2) and (self.centroids is None
+                                                   or self.live >= RETRAIN_GROWTH * self.trained_at)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.layout, self.next_tid, self.live)
+
+    def adopt(self, snap: Snapshot, centroids: np.ndarray, layout: Layout) -> None:
+        """Swap in a layout built from ``snap``, replaying what changed since (removals, additions)."""
+        built = layout.row_tid >= 0
+        tids = layout.row_tid[built]
+        gone = self.tid_row[tids] < 0  # removed while the build ran
+        if gone.any():
+            rows = np.flatnonzero(built)[gone]
+            layout.vectors[rows] = 0
+            layout.row_tid[rows] = -1
+        newer = np.arange(snap.next_tid, self.next_tid, dtype=np.int64)
+        newer = newer[self.tid_row[newer] >= 0]
+        added = self.vectors(newer).copy() if len(newer) else np.zeros((0, self.dim), np.float32)
+        self.layout, self.centroids, self.trained_at = layout, centroids, snap.live
+        self.tid_row[tids[~gone]] = np.flatnonzero(built)[~gone]
+        self.tid_row[newer] = -1
+        self._place(newer, added)  # replay the additions, each to its nearest new list
+
+    def _place(self, tids: np.ndarray, vectors: np.ndarray) -> None:
+        lists = assign(vectors, self.centroids)
+        need = np.bincount(lists, minlength=self.lists)
+        if np.any(self.layout.sizes + need > self.layout.caps):
+            self._relayout(extra=need)
+        lay = self.layout
+        for lst in np.unique(lists).tolist():
+            mine = np.flatnonzero(lists == lst)
+            rows = lay.starts[lst] + lay.sizes[lst] + np.arange(len(mine))
+            lay.vectors[rows] = vectors[mine]
+            lay.row_tid[rows] = tids[mine]
+            self.tid_row[tids[mine]] = rows
+            lay.sizes[lst] += len(mine)
+
+    def _relayout(self, extra: np.ndarray | None = None) -> None:
+        """Compact the holes and give every list fresh slack (a copy; rare: slack grows with the lists)."""
+        lay = self.layout
+        rows = np.flatnonzero(lay.row_tid >= 0)
+        lists = (np.searchsorted(lay.starts, rows, side="right") - 1).astype(np.int32)
+        self.layout = Layout.build(_Rows(lay.vectors, rows), lay.row_tid[rows], lists, self.lists, self.dim, extra)
+        self._map_rows()
+
+    def _map_rows(self) -> None:
+        used = self.layout.row_tid >= 0
+        self.tid_row[self.layout.row_tid[used]] = np.flatnonzero(used)
+
+    def _reserve(self, n: int) -> None:
+        if n > len(self.tid_row):
+            size = max(n, 2 * len(self.tid_row), 1024)
+            self.tid_row = np.concatenate([self.tid_row, np.full(size - len(self.tid_row), -1, np.int64)])
+            self.tid_pet = np.concatenate([self.tid_pet, np.full(size - len(self.tid_pet), -1, np.int32)])
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def candidates(self, query: np.ndarray, top_k: int, partitioned: bool) -> np.ndarray:
+        """Pet ids among which the ``top_k`` best pets are (all of them when not ``partitioned``).
+
+        Exact: the pool of the best-scoring templates (ties at its cut included) holds at least
+        ``top_k`` distinct pets, so every pet scoring at or above the pool's lowest score is in it.
+        """
+        lay = self.layout
+        if partitioned and self.centroids is not None:
+            lists = np.argpartition(self.centroids @ query, self.lists - probe_count(self.lists))
+            lists = lists[self.lists - probe_count(self.lists):]
+            scores = np.concatenate([lay.vectors[lay.starts[i]:lay.starts[i] + lay.sizes[i]] @ query for i in lists])
+            tids = np.concatenate([lay.row_tid[lay.starts[i]:lay.starts[i] + lay.sizes[i]] for i in lists])
+        else:
+            end = int(lay.starts[-1] + lay.sizes[-1])
+            scores, tids = lay.vectors[:end] @ query, lay.row_tid[:end]
+        n = len(scores)
+        pool_size = min(n, max(MIN_POOL, POOL_PER_MATCH * top_k))
+        while True:
+            if pool_size < n:
+                cut = np.partition(scores, n - pool_size)[n - pool_size]
+                pool = tids[scores >= cut]
+            else:
+                pool = tids
+            pets = np.unique(self.tid_pet[pool[pool >= 0]])
+            if len(pets) >= top_k or pool_size >= n:
+                return pets
+            pool_size *= 4
+
+
+def build_partition(snap: Snapshot, dim: int, seed: int = 0) -> tuple[np.ndarray, Layout]:
+    """Train centroids on a sample of ``snap`` and lay all its templates out by list (runs outside the lock)."""
+    row_tid = snap.layout.row_tid
+    rows = np.flatnonzero((row_tid >= 0) & (row_tid < snap.next_tid))  # later rows are replayed by adopt
+    lists = list_count(len(rows))
+    rng = np.random.default_rng(seed)
+    sample = rows if len(rows) <= KMEANS_SAMPLE_PER_LIST * lists else np.sort(
+        rng.choice(rows, KMEANS_SAMPLE_PER_LIST * lists, replace=False))
+    centroids = train_centroids(snap.layout.vectors[sample], lists, seed)
+    nearest = np.concatenate([assign(snap.layout.vectors[rows[i:i + _CHUNK]], centroids)
+                              for i in range(0, len(rows), _CHUNK)]) if len(rows) else np.zeros(0, np.int32)
+    tids = snap.layout.row_tid[rows]
+    layout = Layout.build(_Rows(snap.layout.vectors, rows), tids, nearest, lists, dim)
+    return centroids, layout
+
+
+class _Rows:
+    """``vectors[rows]`` read block by block, so a layout build never holds a second full copy."""
+
+    def __init__(self, vectors: np.ndarray, rows: np.ndarray) -> None:
+        self.vectors, self.rows = vectors, rows
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self.rows)
 
-    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        if len(keys):
-            self._index.add(keys.astype(np.uint64), np.ascontiguousarray(vectors, dtype=np.float32))
-
-    def remove(self, keys: np.ndarray) -> None:
-        if len(keys):
-            self._index.remove(keys.astype(np.uint64))
-
-    def candidates(self, query: np.ndarray, count: int) -> np.ndarray:
-        """Keys of up to ``count`` templates nearest to ``query``."""
-        count = min(count, len(self._index))
-        if count == 0:
-            return np.zeros(0, np.uint64)
-        return np.asarray(self._index.search(np.ascontiguousarray(query, dtype=np.float32), count).keys)
+    def __getitem__(self, index: slice) -> np.ndarray:
+        return self.vectors[self.rows[index]]

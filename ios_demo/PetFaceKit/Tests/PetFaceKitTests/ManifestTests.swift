@@ -93,7 +93,7 @@ final class ManifestTests: XCTestCase {
                         "thresholds": {"best_accuracy": 0.41, "source": "val split"}}]}
         """)
         XCTAssertEqual(m.schemaVersion, 1)
-        XCTAssertEqual(try m.artifact(id: "coreml-fp16").defaultThreshold, 0.41)
+        XCTAssertEqual(try m.artifact(id: "coreml-fp16").threshold("best_accuracy"), 0.41)
     }
 
     func testMissingFileNamesThePath() {

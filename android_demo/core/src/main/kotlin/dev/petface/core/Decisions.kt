@@ -68,27 +68,37 @@ class DecisionTables(
 
         private fun show(rate: Double): String = rateKey(rate)
 
-        /** The tables in an artifact's `thresholds` object, or null when it predates them (re-export). */
+        /**
+         * The tables in an artifact's `thresholds` object, or null when it predates them (re-export).
+         * A malformed table throws [ManifestException], so that artifact is skipped with the reason.
+         */
         fun parse(thresholds: JsonFields?, artifactId: String): DecisionTables? {
-            val v = thresholds?.optObj("verify") ?: return null
+            if (thresholds == null) return null
+            val v = thresholds.optObj("verify") ?: return null
             val i = thresholds.optObj("identify") ?: return null
-            val verifyTable = v.obj("thresholds")
-            val identifyTable = i.obj("thresholds")
-            val counts = i.list("template_counts").mapIndexed { k, c ->
-                (c as? Number)?.toInt() ?: throw JsonFields.FieldException("${i.where}.template_counts[$k] must be a number")
+            try {
+                val verifyTable = v.obj("thresholds")
+                val identifyTable = i.obj("thresholds")
+                val counts = i.list("template_counts").mapIndexed { k, c ->
+                    (c as? Number)?.toInt() ?: throw ManifestException("${i.where}.template_counts[$k] must be a number")
+                }
+                if (counts.isEmpty() || counts.zipWithNext().any { (a, b) -> b <= a }) {
+                    throw ManifestException("${i.where}.template_counts must rise strictly")
+                }
+                val identify = identifyTable.keys.associateWith { key ->
+                    val column = identifyTable.list(key).map { (it as? Number)?.toDouble() }
+                    if (column.size != counts.size) {
+                        throw ManifestException("${identifyTable.where}.$key: ${column.size} thresholds for ${counts.size} template counts")
+                    }
+                    column
+                }
+                return DecisionTables(
+                    v.double("default_far"), verifyTable.keys.associateWith { (verifyTable.raw(it) as? Number)?.toDouble() },
+                    i.double("default_fpir"), counts, identify, artifactId,
+                )
+            } catch (e: JsonFields.FieldException) {
+                throw ManifestException(e.message!!)
             }
-            if (counts.isEmpty() || counts.zipWithNext().any { (a, b) -> b <= a }) {
-                throw JsonFields.FieldException("${i.where}.template_counts must rise strictly")
-            }
-            val identify = identifyTable.keys.associateWith { key ->
-                val column = identifyTable.list(key).map { (it as? Number)?.toDouble() }
-                if (column.size != counts.size) throw JsonFields.FieldException("${identifyTable.where}.$key: ${column.size} thresholds for ${counts.size} template counts")
-                column
-            }
-            return DecisionTables(
-                v.double("default_far"), verifyTable.keys.associateWith { (verifyTable.raw(it) as? Number)?.toDouble() },
-                i.double("default_fpir"), counts, identify, artifactId,
-            )
         }
     }
 }

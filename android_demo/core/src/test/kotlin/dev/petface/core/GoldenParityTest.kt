@@ -80,7 +80,7 @@ class GoldenParityTest {
                 assertEquals(size.threshold, result.operatingPoint.threshold, 1e-12, "${size.pets} pets: threshold")
                 assertEquals(d.top1, result.matches.first().name, "${size.pets} pets, query ${d.image}: top-1")
                 assertEquals(d.accepted, result.matches.first().accepted, "${size.pets} pets, query ${d.image}: accepted")
-                if (d.expected == null) strangersAccepted += if (d.accepted) 1 else 0 else petsAccepted += if (d.accepted) 1 else 0
+                if (d.accepted) { if (d.expected == null) strangersAccepted++ else petsAccepted++ }
             }
             println("identify at ${size.templates} templates (threshold ${"%.4f".format(size.threshold)}, FPIR ${size.fpir}): " +
                 "${size.decisions.size} decisions identical to Python; strangers accepted $strangersAccepted/" +

@@ -102,7 +102,7 @@ class ManifestTest {
             .replace("ARTIFACTS", artifact("onnx-fp32", "float32").replace("\"status\"", "\"identify_thresholds\": [{\"n\": 1}], \"status\""))
         val m = Manifest.parse(newer)
         assertEquals(1, m.schemaVersion)
-        assertEquals(0.4, m.artifact("onnx-fp32").defaultThreshold)
+        assertEquals(0.4, m.artifact("onnx-fp32").thresholds["best_accuracy"])
     }
 
     @Test
