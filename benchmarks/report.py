@@ -131,6 +131,13 @@ def ratios(results: Results, machine: Machine, demo: str, comparisons: dict[str,
                     out.append(Ratio(f"{precision.upper()} / FP32 latency", fp32.runtime, t, 1,
                                      low.timing.median / fp32.timing.median, target,
                                      low.timing.median <= fp32.timing.median if target else None))
+    # ExecuTorch (XNNPACK delegate) against LiteRT (XNNPACK delegate), same precision: which edge runtime to ship.
+    for precision in ("fp32", "int8"):
+        for t in threads:
+            et, lite = results.find(demo, f"executorch-{precision}", t, 1), results.find(demo, f"tflite-{precision}", t, 1)
+            if et and lite:
+                out.append(Ratio(f"ExecuTorch / LiteRT latency, {precision.upper()}", "executorch", t, 1,
+                                 et.timing.median / lite.timing.median, "", None))
     # Input size and backbone, FP32, same runtime.
     for key, name, target in (("mfn224", "MobileFaceNet-112 / MobileFaceNet-224 latency", 0.30),
                               ("mnv3", "MobileFaceNet-112 / MobileNetV3-Small-224 latency", None)):

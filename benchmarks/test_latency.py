@@ -26,6 +26,7 @@ from .timing import SMOKE, measure
 ARTIFACT_IDS = (
     "onnx-fp32", "onnx-fp16", "onnx-int8",
     "tflite-fp32", "tflite-fp16", "tflite-int8", "tflite-int8-float-io", "tflite-dynamic-range",
+    "executorch-fp32", "executorch-int8",
     "coreml-fp32", "coreml-fp16", "coreml-w8", "coreml-w8a8",
     "torchscript-fp32", "torchscript-int8",
 )

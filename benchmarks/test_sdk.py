@@ -24,7 +24,7 @@ from petface_edge.runtime.manifest import FAILED_EXPORT
 from .conftest import Bench, Model
 from .timing import measure
 
-SDK_ARTIFACTS = ("onnx-fp32", "tflite-fp32", "torchscript-fp32")
+SDK_ARTIFACTS = ("onnx-fp32", "tflite-fp32", "executorch-fp32", "torchscript-fp32")
 CASES = ("embed_pixels", "embed_file", "preprocess")
 
 

@@ -13,7 +13,7 @@ from petface_edge.runtime.manifest import NOT_VERIFIABLE, PASSED, Manifest
 
 from .datasource import SYNTHETIC
 from .exporter import DEFAULT_VERIFY_IMAGES, export_model
-from .formats import FORMATS
+from .formats import FORMATS, OPTIONAL
 from .reverify import reverify
 
 
@@ -21,8 +21,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = ArgumentParser(prog="petface-export", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="pet_embedder.pt written by petface-train")
     parser.add_argument("--output-dir", required=True, help="where artifacts, manifest.json and report.md go")
-    parser.add_argument("--formats", nargs="+", choices=list(FORMATS), default=list(FORMATS), metavar="FORMAT",
-                        help=f"any of {', '.join(FORMATS)} (default: all)")
+    parser.add_argument("--formats", nargs="+", choices=list(FORMATS), metavar="FORMAT",
+                        help=f"any of {', '.join(FORMATS)} (default: all; {', '.join(OPTIONAL)} only where its "
+                             "extra is installed)")
     parser.add_argument("--fp16", action="store_true", help="also build FP16 variants")
     parser.add_argument("--int8", action="store_true", help="also build INT8 variants (calibrated)")
     parser.add_argument("--image-size", type=positive_int, help="input side; must match the checkpoint")
@@ -37,12 +38,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help=f"most test-split images for parity (default {DEFAULT_VERIFY_IMAGES}; fewer: a draw "
                              "stratified over its pets)")
     parser.add_argument("--calibration", help="calibration file from petface-calibrate (default: build one)")
+    parser.add_argument("--qat-epochs", type=positive_int, default=0, metavar="N",
+                        help="with --int8: first fine-tune N epochs with fake-quant (PT2E QAT, distilled to the FP32 "
+                             "model on the training run's train split) and build every INT8 artifact "
+                             "from it")
     args = parser.parse_args(argv)
     try:
         manifest = export_model(args.checkpoint, args.output_dir, formats=args.formats, fp16=args.fp16,
                                 int8=args.int8, image_size=args.image_size, data_dir=args.data_dir,
                                 splits=args.splits, verify_images=args.verify_images, calibration=args.calibration,
-                                data=args.data)
+                                data=args.data, qat_epochs=args.qat_epochs)
     except PetfaceError as exc:
         fail(parser.prog, str(exc))
     return _summary(manifest)

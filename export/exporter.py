@@ -42,7 +42,7 @@ from petface_edge.runtime.manifest import (
 )
 
 from . import datasource
-from .formats import FORMATS, Variant, select
+from .formats import Variant, available, fallback_for, select
 from .report import write_report
 from .thresholds import thresholds
 from .verify import (
@@ -231,6 +231,10 @@ def _clear_previous(output_dir: Path, variants: list[Variant]) -> None:
     """
     for name in ("manifest.json", "report.md"):
         (output_dir / name).unlink(missing_ok=True)
+    _clear_files(output_dir, variants)
+
+
+def _clear_files(output_dir: Path, variants: list[Variant]) -> None:
     for v in variants:  # a stale file from an earlier export must never pass for this one
         target = output_dir / v.filename
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
@@ -250,10 +254,11 @@ def _size(n: int) -> str:
 
 
 def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
-                 formats: Iterable[str] = tuple(FORMATS), fp16: bool = False, int8: bool = False,
+                 formats: Optional[Iterable[str]] = None, fp16: bool = False, int8: bool = False,
                  image_size: Optional[int] = None, data_dir: Optional[str | os.PathLike] = None,
                  splits: Optional[str | os.PathLike] = None, verify_images: int = DEFAULT_VERIFY_IMAGES,
                  calibration: Optional[str | os.PathLike] = None, data: Optional[str] = None,
+                 qat_epochs: int = 0,
                  progress: bool = True) -> Manifest:
     """Build, verify and describe the artifacts; writes ``output_dir/manifest.json`` and ``report.md``.
 
@@ -261,20 +266,26 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
     run beside ``checkpoint``; ``data="synthetic"`` asks for procedural pets (see ``export.datasource``).
 
     Raises :class:`ExportError` for bad input (before any conversion). Converter failures
-    do not raise: they are "failed export" rows in the returned manifest.
+    do not raise: they are "failed export" rows in the returned manifest. ``qat_epochs`` > 0 fine-tunes
+    with fake-quant first (``export.qat``) and builds every INT8 artifact from that (needs the dataset).
     """
     try:
-        variants = select(formats, fp16, int8)
+        variants = select(available() if formats is None else formats, fp16, int8)
     except ValueError as exc:
         raise ExportError(str(exc)) from None
     if verify_images < 2:
         raise ExportError(f"verify_images must be at least 2, got {verify_images}")
+    if qat_epochs and not int8:
+        raise ExportError("--qat-epochs needs --int8 (it tunes the model for INT8 conversion)")
     checkpoint, output_dir = Path(checkpoint), Path(output_dir)
     model = load_model(checkpoint, image_size)
     try:
         source = datasource.resolve(checkpoint, data, data_dir, splits)
     except datasource.DataSourceError as exc:
         raise ExportError(str(exc)) from None
+    if qat_epochs and (source.data_dir is None or source.splits is None):
+        raise ExportError("--qat-epochs fine-tunes on the training run's train split; this export has no dataset "
+                          f"({source.description})")
     size = model.image_size
     output_dir = _prepare_output(output_dir)
     calib = None
@@ -295,21 +306,45 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
     artifacts: list[Artifact] = []
     network: list[str] = []
     _clear_previous(output_dir, variants)  # the input checked out: from here on the old export is replaced
+    qat_record = None
     with tempfile.TemporaryDirectory(prefix="petface-export-") as tmp:
+        int8_job = job
+        if qat_epochs:
+            from . import qat
+
+            int8_job, qat_record = qat.tuned_job(model, job, source.data_dir, source.splits, qat_epochs, output_dir,
+                                                 Path(tmp), lambda m: log_progress(progress, m))
+
+        def build(fmt: str, group: list[Variant], tag: str = "") -> list[Artifact]:
+            """Convert ``group`` (INT8 variants from the QAT-tuned job), verify each, log one line."""
+            _clear_files(output_dir, group)
+            log_progress(progress, f"{fmt}: start{tag} ({', '.join(v.precision for v in group)})")
+            start, built = time.perf_counter(), []
+            for part, part_job in ((p, j) for p, j in (([v for v in group if v.gate != "int8"], job),
+                                                        ([v for v in group if v.gate == "int8"], int8_job)) if p):
+                work = Path(tempfile.mkdtemp(prefix=f"{fmt}-", dir=tmp)) / "work"
+                results, process_error, attempts = _run_converter(fmt, part, part_job, work)
+                network.extend(attempts)
+                for v in part:
+                    art = _artifact(v, results.get(v.precision), process_error, output_dir)
+                    if v.gate == "int8":  # PTQ or QAT, and from which weights
+                        art.recipe.update(quantization="qat" if qat_record else "ptq",
+                                          weights=qat_record["checkpoint"] if qat_record else "the checkpoint")
+                    if art.status != FAILED_EXPORT:
+                        verify_artifact(art, output_dir / art.path, v.gate, refs, results[v.precision].get("notes", {}))
+                    built.append(art)
+            rows = [f"{a.precision} {_size(a.bytes) if a.bytes else '-'} {a.status}" for a in built]
+            log_progress(progress, f"{fmt}: end{tag} in {time.perf_counter() - start:.1f} s: {', '.join(rows)}")
+            return built
+
         for fmt, group in itertools.groupby(variants, key=lambda v: v.format):
             group = list(group)
-            log_progress(progress, f"{fmt}: start ({', '.join(v.precision for v in group)})")
-            start = time.perf_counter()
-            results, process_error, attempts = _run_converter(fmt, group, job, Path(tmp) / fmt)
-            network += attempts
-            rows = []
-            for v in group:
-                art = _artifact(v, results.get(v.precision), process_error, output_dir)
-                if art.status != FAILED_EXPORT:
-                    verify_artifact(art, output_dir / art.path, v.gate, refs, results[v.precision].get("notes", {}))
-                artifacts.append(art)
-                rows.append(f"{v.precision} {_size(art.bytes) if art.bytes else '-'} {art.status}")
-            log_progress(progress, f"{fmt}: end in {time.perf_counter() - start:.1f} s: {', '.join(rows)}")
+            built = build(fmt, group)
+            # Sensitivity-guided fallback: the full-integer file that missed its gate stays, failed, under its id.
+            failed = {a.id for a in built if a.status == FAILED_PARITY}
+            for mixed in filter(None, (fallback_for(v) for v in group if v.id in failed)):
+                built += build(fmt, [mixed], " (mixed fallback)")
+            artifacts += built
     manifest = Manifest(
         model=info, artifacts=artifacts,
         producer={"name": "petface-edge", "version": __version__, "python": platform.python_version(),
@@ -321,7 +356,8 @@ def export_model(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
                       "reference": "PyTorch FP32 embedder from the checkpoint", "gates": GATES,
                       "recall_alpha": RECALL_ALPHA,
                       "reference_thresholds": refs.reference_thresholds, "calibration": calib,
-                      "ship": [a.id for a in artifacts if a.shippable], "network_attempts": network},
+                      "ship": [a.id for a in artifacts if a.shippable], "network_attempts": network,
+                      "qat": qat_record},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), directory=output_dir)
     manifest.save(output_dir / "manifest.json")
     write_report(manifest, output_dir / "report.md")

@@ -68,7 +68,9 @@ def render(manifest: Manifest) -> str:
             recipe = a.recipe.get("recipe")
             tried = "; ".join(f"{t['name']}: mean {t['cos_mean']:.4f}, p1 {t['cos_p1']:.4f}"
                               for t in a.recipe.get("tried", []))
-            lines.append(f"- **{a.id}**: {a.quantized}." + (f" Recipe kept: `{recipe}` (self-check on the "
+            how = {"ptq": " Post-training quantization.", "qat": " Quantization-aware fine-tuned weights "
+                   f"(`{a.recipe.get('weights')}`)."}.get(a.recipe.get("quantization"), "")
+            lines.append(f"- **{a.id}**: {a.quantized}.{how}" + (f" Recipe kept: `{recipe}` (self-check on the "
                                                               f"calibration images: {tried})." if recipe else ""))
     failed = [a for a in manifest.artifacts if a.error]
     if failed:

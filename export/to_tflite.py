@@ -23,8 +23,12 @@ from petface_edge.runtime.manifest import InputContract, OutputContract, Quantiz
 
 from .context import Built, Context
 from .tflite_metadata import with_metadata
-from .verify import cosine_stats, embed_pixels, search_recipes
+from .formats import MIXED_CHECK
+from .verify import cosine_stats, embed_pixels, meets, search_recipes
 
+# The mixed fallback: layers ranked on this many calibration images; this many kept float, tried in turn.
+MIXED_SAMPLE = 64
+MIXED_FLOAT_LAYERS = (1, 2, 4, 8, 16)
 INT8_RECIPES = (
     {"name": "full-int8-per-channel", "per_channel": True},
     {"name": "full-int8-per-tensor", "per_channel": False},
@@ -196,5 +200,59 @@ def build_int8_float_io(ctx: Context) -> Built:
     return _save(ctx, model, "int8-float-io", quantized, {"recipe": best["name"], "tried": tried})
 
 
+def build_int8_mixed(ctx: Context) -> Built:
+    """Sensitivity-guided fallback, built when the full-integer ``tflite-int8`` missed its gate.
+
+    TFLite's quantization debugger measures each quantized layer's error on a calibration subset; layers
+    are ranked by RMSE over their own quantization step (``rmse/scale``, about 0.29 for pure rounding
+    noise: a layer far above that is one int8 cannot represent) and kept float, worst first, in growing
+    numbers until ``formats.MIXED_CHECK`` passes (else the best tried). Float32 input and output. Never
+    shipped under the full-integer name.
+    """
+    import csv
+    import io
+
+    import tensorflow as tf
+    from petface_edge.calibration.feeds import nhwc_float
+
+    x = nhwc_float(ctx.calibration)
+    sample = x[np.linspace(0, len(x) - 1, min(MIXED_SAMPLE, len(x))).astype(int)]
+    converter = _converter(ctx, for_int8=True)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x[i: i + 1]] for i in range(len(x)))
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter, debug_dataset=lambda: ([sample[i: i + 1]] for i in range(len(sample))))
+    debugger.run()
+    dump = io.StringIO()
+    debugger.layer_statistics_dump(dump)
+    dump.seek(0)
+    error = {row["tensor_name"]: float(np.sqrt(float(row["mean_squared_error"])) / float(row["scale"]))
+             for row in csv.DictReader(dump) if float(row["scale"]) > 0}
+    ranked = sorted(error, key=error.get, reverse=True)
+    reference = _embed_calibration(ctx, _saved_model(ctx) / "float_float32.tflite")
+    tried, data = [], b""
+    for count in MIXED_FLOAT_LAYERS:
+        debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=ranked[:count])
+        data = debugger.get_nondebug_quantized_model()
+        candidate = ctx.work_dir / f"mixed-{count}.tflite"
+        candidate.write_bytes(data)
+        tried.append({"name": f"float {count} layers", "float_layers": ranked[:count],
+                      **cosine_stats(reference, _embed_calibration(ctx, candidate))})
+        if meets(tried[-1], MIXED_CHECK):
+            break
+    best = tried[-1] if meets(tried[-1], MIXED_CHECK) else max(tried, key=lambda t: t["cos_p1"])
+    kept = best["float_layers"]
+    if best is not tried[-1]:
+        data = (ctx.work_dir / f"mixed-{len(kept)}.tflite").read_bytes()
+    quantized = (f"int8 weights (per-channel) and int8 activations calibrated on {len(ctx.calibration)} images, "
+                 f"except {len(kept)} float layers (the highest rmse/scale: {', '.join(kept)}); float32 input "
+                 "and output")
+    notes = {"recipe": "int8-per-channel-mixed", "float_layers": kept, "tried": tried,
+             "sensitivity": {"measure": f"rmse/scale per layer, TFLite quantization debugger on {len(sample)} "
+                                        "calibration images",
+                             "worst": {name: round(error[name], 4) for name in ranked[:10]}}}
+    return _save(ctx, data, "int8-mixed", quantized, notes)
+
+
 BUILDERS = {"fp32": build_fp32, "fp16": build_fp16, "dynamic-range": build_dynamic_range, "int8": build_int8,
-            "int8-float-io": build_int8_float_io}
+            "int8-float-io": build_int8_float_io, "int8-mixed": build_int8_mixed}

@@ -25,7 +25,8 @@ from .context import Built, Context
 
 # Test hook: a format name whose converter process kills itself with SIGSEGV (a real crash, not a fake result).
 CRASH_ENV = "PETFACE_EXPORT_CRASH"
-CONVERTERS = {"onnx": ".to_onnx", "tflite": ".to_tflite", "coreml": ".to_coreml", "torchscript": ".to_torchscript"}
+CONVERTERS = {"onnx": ".to_onnx", "tflite": ".to_tflite", "coreml": ".to_coreml", "torchscript": ".to_torchscript",
+              "executorch": ".to_executorch"}
 
 
 def build_one(builder: Callable[[Context], Built], ctx: Context, precision: str) -> dict:

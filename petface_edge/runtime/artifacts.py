@@ -36,9 +36,9 @@ ModelRef = Union[str, Path, Manifest]
 # order actually used is measured on the machine (see .speed); this one ranks the candidates, breaks
 # ties within the measurement's tolerance, and stands when nothing can be measured (CUDA, CoreML).
 PRECISION_ORDER = ("fp32", "fp16", "dynamic-range", "w8", "int8", "w8a8")
-FORMAT_ORDER = ("coreml", "tflite", "onnx", "torchscript") if sys.platform == "darwin" else (
-    "tflite", "onnx", "torchscript", "coreml")
-CUDA_FORMAT_ORDER = ("onnx", "torchscript", "tflite", "coreml")
+FORMAT_ORDER = ("coreml", "tflite", "executorch", "onnx", "torchscript") if sys.platform == "darwin" else (
+    "tflite", "executorch", "onnx", "torchscript", "coreml")
+CUDA_FORMAT_ORDER = ("onnx", "torchscript", "tflite", "executorch", "coreml")
 # The metadata key under which petface-export stores the fingerprint of the trained weights.
 FINGERPRINT_KEY = "checkpoint_sha256"
 

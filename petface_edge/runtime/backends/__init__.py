@@ -13,12 +13,14 @@ from typing import Optional
 from .base import Backend, BackendError
 
 # File suffix -> artifact format.
-SUFFIX_FORMAT = {".onnx": "onnx", ".tflite": "tflite", ".ptl": "torchscript", ".mlpackage": "coreml"}
+SUFFIX_FORMAT = {".onnx": "onnx", ".tflite": "tflite", ".pte": "executorch", ".ptl": "torchscript",
+                 ".mlpackage": "coreml"}
 # Format -> (its runtime, the devices that runtime can be asked for). "cpu" is the runtime's default
 # placement (CoreML picks its own compute units). Asking a runtime for a device it cannot use is an
 # error, never a silent fallback to the CPU.
 RUNTIMES = {"onnx": ("onnxruntime", ("cpu", "cuda")), "tflite": ("litert", ("cpu",)),
-            "torchscript": ("torch-lite", ("cpu",)), "coreml": ("coreml", ("cpu",))}
+            "executorch": ("executorch", ("cpu",)), "torchscript": ("torch-lite", ("cpu",)),
+            "coreml": ("coreml", ("cpu",))}
 DEVICES = ("cpu", "cuda")
 
 
@@ -45,7 +47,7 @@ def check_device(fmt: str, device: str, path: str | Path = "") -> None:
 
 
 def open_backend(path: str | Path, threads: Optional[int] = None, device: str = "cpu") -> Backend:
-    """Load ``path`` in the runtime its format needs (onnxruntime, LiteRT, lite interpreter, CoreML).
+    """Load ``path`` in the runtime its format needs (onnxruntime, LiteRT, ExecuTorch, lite interpreter, CoreML).
 
     Raises :class:`BackendError` for a file that cannot load, or a ``device`` its runtime cannot use.
     """
@@ -62,6 +64,10 @@ def open_backend(path: str | Path, threads: Optional[int] = None, device: str = 
         from .litert import LiteRTBackend
 
         return LiteRTBackend(path, threads=threads)
+    if fmt == "executorch":
+        from .executorch import ExecuTorchBackend
+
+        return ExecuTorchBackend(path, threads=threads)
     if fmt == "torchscript":
         from .torch_lite import TorchLiteBackend
 

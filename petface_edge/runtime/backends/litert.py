@@ -7,42 +7,21 @@ file is run in slices of its batch. Metadata is the ``petface`` entry that
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sys
-import tempfile
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 
 from .base import Backend, BackendError
+from .stderr import dropping_native_lines
 
 METADATA_NAME = b"petface"
 
 
-@contextlib.contextmanager
-def _without_native_info() -> Iterator[None]:
-    """Drop LiteRT's native ``INFO:`` lines (\"Created TensorFlow Lite XNNPACK delegate for CPU.\").
-
-    LiteRT logs them from C++ straight to file descriptor 2 whenever tensors are allocated,
-    with no Python switch, and they would break the CLI's one-line output. Everything else
-    written there meanwhile (warnings, errors) is passed on.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            kept = [ln for ln in captured.read().decode(errors="replace").splitlines(True) if not ln.startswith("INFO: ")]
-            if kept:
-                sys.stderr.write("".join(kept))
+def _without_native_info():
+    """LiteRT's native ``INFO:`` lines ("Created TensorFlow Lite XNNPACK delegate for CPU.") dropped."""
+    return dropping_native_lines(lambda line: line.startswith("INFO: "))
 
 
 class LiteRTBackend(Backend):

@@ -1,0 +1,91 @@
+"""The INT8 levers beyond post-training quantization, on tiny models: quantization-aware fine-tuning
+(``--qat-epochs``) feeding every INT8 converter, and the sensitivity-guided mixed fallback, which is never
+reported under the full-integer name. ExecuTorch (the [executorch] extra) carries both."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from petface_edge.data import scan_identities, split_identities, write_splits
+from petface_edge.models import create_embedder, load_embedder, save_embedder
+from petface_edge.runtime.artifacts import rank_candidates
+from petface_edge.runtime.backends import open_backend
+from petface_edge.runtime.manifest import FAILED_PARITY, Manifest
+from petface_edge.synth import generate
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("executorch") is None,
+                                reason="needs the [executorch] extra (make test installs [all])")
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("levers")
+    generate(root / "data", 16, 6, SIZE, seed=0, overwrite=True)
+    splits = write_splits(root / "splits.json", split_identities(scan_identities(root / "data"), seed=0),
+                          root / "data", "identity", 0)
+    return root / "data", splits
+
+
+def _checkpoint(path: Path, settle_batchnorm: bool) -> Path:
+    torch.manual_seed(0)
+    model = create_embedder("mobilefacenet", image_size=SIZE)
+    if settle_batchnorm:  # a few train-mode batches give BatchNorm realistic running statistics
+        with torch.no_grad():
+            for _ in range(3):
+                model(torch.rand(8, 3, SIZE, SIZE) * 255)
+    return save_embedder(model.eval(), path)
+
+
+def test_qat_feeds_every_int8_converter(dataset, tmp_path):
+    from petface_edge.export import export_model
+
+    data, splits = dataset
+    checkpoint = _checkpoint(tmp_path / "pet_embedder.pt", settle_batchnorm=True)
+    manifest = export_model(checkpoint, tmp_path / "out", formats=("onnx", "executorch"), int8=True, data_dir=data,
+                            splits=splits, verify_images=16, qat_epochs=1, progress=False)
+    qat = manifest.verification["qat"]
+    assert qat["method"] == "qat" and qat["epochs"] == 1 and qat["images"] == len(json.loads(
+        splits.read_text())["splits"]["train"])
+    assert len(qat["loss_per_epoch"]) == 1 and 0 <= qat["loss_per_epoch"][0] < 2
+    tuned = tmp_path / "out" / qat["checkpoint"]
+    original, qat_model = load_embedder(checkpoint), load_embedder(tuned)
+    assert any(not torch.equal(a, b) for a, b in zip(original.state_dict().values(), qat_model.state_dict().values()))
+    for a in manifest.artifacts:
+        if a.parity.get("gate") == "int8":  # every INT8 artifact (a mixed fallback too): from the tuned weights
+            assert a.recipe["quantization"] == "qat" and a.recipe["weights"] == qat["checkpoint"], a.id
+            assert a.parity["verified"] and "gate_failures" in a.parity, (a.id, a.error)
+        else:  # float artifacts: the trained checkpoint itself, bit for bit the FP32 reference
+            assert "quantization" not in a.recipe and a.status == "passed", (a.id, a.error)
+    et = manifest.artifact("executorch-int8")
+    assert et.recipe["recipe"] == "xnnpack-per-channel-symmetric-qat-float-l2norm"  # the QAT graph, lowered as is
+    # One fingerprint: the trained checkpoint's, inside the QAT-built program too.
+    assert open_backend(manifest.path_of(et)).metadata["checkpoint_sha256"] == manifest.fingerprint
+
+
+def test_mixed_fallback_never_takes_the_full_integer_name(dataset, tmp_path):
+    from petface_edge.export import export_model
+
+    data, splits = dataset
+    # Untrained, unsettled BatchNorm: features of norm ~1e-3 that full-integer PT2E cannot represent.
+    checkpoint = _checkpoint(tmp_path / "pet_embedder.pt", settle_batchnorm=False)
+    export_model(checkpoint, tmp_path / "out", formats=("executorch",), int8=True, data_dir=data, splits=splits,
+                 verify_images=16, progress=False)
+    manifest = Manifest.load(tmp_path / "out")
+    full, mixed = manifest.artifact("executorch-int8"), manifest.artifact("executorch-int8-mixed")
+    assert full.status == FAILED_PARITY and full.path == "pet_embedder_int8.pte" and full.error
+    assert mixed.path == "pet_embedder_int8-mixed.pte" and mixed.sha256 != full.sha256
+    assert mixed.precision == "int8-mixed" and mixed.parity["verified"]
+    layers = mixed.recipe["float_layers"]
+    assert 1 <= len(layers) <= 4 and set(layers) <= set(mixed.recipe["sensitivity"]["gain"])
+    assert all(layer in mixed.quantized for layer in layers)
+    assert open_backend(manifest.path_of(mixed)).metadata["precision"] == "int8-mixed"
+    # Whatever passed, nothing full-integer-named points at the mixed file, and the failed file is never chosen.
+    assert "executorch-int8" not in manifest.verification["ship"]
+    assert all(a.id != "executorch-int8" for a in rank_candidates(manifest, "auto"))
+    assert [a.id for a in rank_candidates(manifest, "executorch-int8")] == ["executorch-int8"]
