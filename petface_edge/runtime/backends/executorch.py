@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -28,6 +29,30 @@ def _quiet():
     return dropping_native_lines(lambda line: bool(_NATIVE_LOG.match(line)))
 
 
+# ExecuTorch has one process-wide thread pool (XNNPACK's), and resetting it while a program is loaded
+# crashes the next call of that program (measured: a segfault in Method.execute after 1 -> 2 -> 1 threads).
+# So the pool is resized only while no program is loaded; otherwise a different count is refused.
+_pool = {"threads": None, "loaded": 0}
+_pool_lock = threading.Lock()
+
+
+def _claim_threadpool(path: Path, threads: Optional[int], portable_lib) -> None:
+    with _pool_lock:
+        if threads and threads != _pool["threads"]:
+            if _pool["loaded"]:
+                raise BackendError(f"{path}: ExecuTorch's one process-wide thread pool runs {_pool['threads'] or 'its default'} "
+                                   f"threads for {_pool['loaded']} loaded program(s); close them before asking for {threads}")
+            with _quiet():
+                portable_lib._unsafe_reset_threadpool(threads)
+            _pool["threads"] = threads
+        _pool["loaded"] += 1
+
+
+def _release_threadpool() -> None:
+    with _pool_lock:
+        _pool["loaded"] -= 1
+
+
 class ExecuTorchBackend(Backend):
     name = "executorch"
 
@@ -41,14 +66,14 @@ class ExecuTorchBackend(Backend):
         except ImportError:
             raise BackendError(f"{path}: running .pte files needs executorch "
                                "(pip install 'petface-edge[executorch]')") from None
-        if threads:  # ExecuTorch has one process-wide thread pool (XNNPACK's)
-            portable_lib._unsafe_reset_threadpool(threads)
+        _claim_threadpool(path, threads, portable_lib)
         self._torch = torch
         try:
             with _quiet():
                 self.program = Runtime.get().load_program(str(path))
                 self.method = self.program.load_method("forward")
         except (RuntimeError, ValueError) as exc:
+            _release_threadpool()
             raise BackendError(f"{path}: not a loadable ExecuTorch program "
                                f"({str(exc).strip().splitlines()[0][:200]})") from None
         self._max_shape = tuple(int(d) for d in self.method.metadata.input_tensor_meta(0).sizes())
@@ -81,4 +106,6 @@ class ExecuTorchBackend(Backend):
         return out.numpy().copy()
 
     def close(self) -> None:
-        self.method = self.program = None
+        if getattr(self, "program", None) is not None:
+            self.method = self.program = None
+            _release_threadpool()
