@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import weakref
 from pathlib import Path
 from typing import Optional
 
@@ -31,26 +32,23 @@ def _quiet():
 
 # ExecuTorch has one process-wide thread pool (XNNPACK's), and resetting it while a program is loaded
 # crashes the next call of that program (measured: a segfault in Method.execute after 1 -> 2 -> 1 threads).
-# So the pool is resized only while no program is loaded; otherwise a different count is refused.
-_pool = {"threads": None, "loaded": 0}
+# So the pool is resized only while no program is loaded (closed or garbage-collected backends do not
+# count); otherwise a different count is refused.
+_pool_threads: list[Optional[int]] = [None]
+_loaded: "weakref.WeakSet[ExecuTorchBackend]" = weakref.WeakSet()
 _pool_lock = threading.Lock()
 
 
 def _claim_threadpool(path: Path, threads: Optional[int], portable_lib) -> None:
     with _pool_lock:
-        if threads and threads != _pool["threads"]:
-            if _pool["loaded"]:
-                raise BackendError(f"{path}: ExecuTorch's one process-wide thread pool runs {_pool['threads'] or 'its default'} "
-                                   f"threads for {_pool['loaded']} loaded program(s); close them before asking for {threads}")
+        if threads and threads != _pool_threads[0]:
+            if len(_loaded):
+                raise BackendError(f"{path}: ExecuTorch's one process-wide thread pool runs "
+                                   f"{_pool_threads[0] or 'its default number of'} threads for {len(_loaded)} loaded "
+                                   f"program(s); close them before asking for {threads}")
             with _quiet():
                 portable_lib._unsafe_reset_threadpool(threads)
-            _pool["threads"] = threads
-        _pool["loaded"] += 1
-
-
-def _release_threadpool() -> None:
-    with _pool_lock:
-        _pool["loaded"] -= 1
+            _pool_threads[0] = threads
 
 
 class ExecuTorchBackend(Backend):
@@ -73,10 +71,10 @@ class ExecuTorchBackend(Backend):
                 self.program = Runtime.get().load_program(str(path))
                 self.method = self.program.load_method("forward")
         except (RuntimeError, ValueError) as exc:
-            _release_threadpool()
             raise BackendError(f"{path}: not a loadable ExecuTorch program "
                                f"({str(exc).strip().splitlines()[0][:200]})") from None
         self._max_shape = tuple(int(d) for d in self.method.metadata.input_tensor_meta(0).sizes())
+        _loaded.add(self)
 
     @property
     def input_shape(self) -> tuple:
@@ -106,6 +104,5 @@ class ExecuTorchBackend(Backend):
         return out.numpy().copy()
 
     def close(self) -> None:
-        if getattr(self, "program", None) is not None:
-            self.method = self.program = None
-            _release_threadpool()
+        self.method = self.program = None
+        _loaded.discard(self)
