@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,9 @@ def test_qat_feeds_every_int8_converter(dataset, tmp_path):
     assert open_backend(manifest.path_of(et)).metadata["checkpoint_sha256"] == manifest.fingerprint
 
 
+# Minutes of CPU even on a tiny model (one PT2E trial per candidate block): kept out of `make test`'s
+# 25-minute budget on 2 cores; run it with PETFACE_SLOW_TESTS=1.
+@pytest.mark.skipif(not os.environ.get("PETFACE_SLOW_TESTS"), reason="slow: set PETFACE_SLOW_TESTS=1 to run")
 def test_mixed_fallback_never_takes_the_full_integer_name(dataset, tmp_path):
     from petface_edge.export import export_model
 
