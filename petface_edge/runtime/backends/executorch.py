@@ -40,15 +40,16 @@ _pool_lock = threading.Lock()
 
 
 def _claim_threadpool(path: Path, threads: Optional[int], portable_lib) -> None:
-    with _pool_lock:
-        if threads and threads != _pool_threads[0]:
-            if len(_loaded):
-                raise BackendError(f"{path}: ExecuTorch's one process-wide thread pool runs "
-                                   f"{_pool_threads[0] or 'its default number of'} threads for {len(_loaded)} loaded "
-                                   f"program(s); close them before asking for {threads}")
-            with _quiet():
-                portable_lib._unsafe_reset_threadpool(threads)
-            _pool_threads[0] = threads
+    """Resize the pool for ``threads`` if no program is loaded; the caller holds ``_pool_lock`` until its
+    program is in ``_loaded``, so no other thread can resize the pool in between."""
+    if threads and threads != _pool_threads[0]:
+        if len(_loaded):
+            raise BackendError(f"{path}: ExecuTorch's one process-wide thread pool runs "
+                               f"{_pool_threads[0] or 'its default number of'} threads for {len(_loaded)} loaded "
+                               f"program(s); close them before asking for {threads}")
+        with _quiet():
+            portable_lib._unsafe_reset_threadpool(threads)
+        _pool_threads[0] = threads
 
 
 class ExecuTorchBackend(Backend):
@@ -64,17 +65,18 @@ class ExecuTorchBackend(Backend):
         except ImportError:
             raise BackendError(f"{path}: running .pte files needs executorch "
                                "(pip install 'petface-edge[executorch]')") from None
-        _claim_threadpool(path, threads, portable_lib)
         self._torch = torch
-        try:
-            with _quiet():
-                self.program = Runtime.get().load_program(str(path))
-                self.method = self.program.load_method("forward")
-        except (RuntimeError, ValueError) as exc:
-            raise BackendError(f"{path}: not a loadable ExecuTorch program "
-                               f"({str(exc).strip().splitlines()[0][:200]})") from None
+        with _pool_lock:
+            _claim_threadpool(path, threads, portable_lib)
+            try:
+                with _quiet():
+                    self.program = Runtime.get().load_program(str(path))
+                    self.method = self.program.load_method("forward")
+            except (RuntimeError, ValueError) as exc:
+                raise BackendError(f"{path}: not a loadable ExecuTorch program "
+                                   f"({str(exc).strip().splitlines()[0][:200]})") from None
+            _loaded.add(self)
         self._max_shape = tuple(int(d) for d in self.method.metadata.input_tensor_meta(0).sizes())
-        _loaded.add(self)
 
     @property
     def input_shape(self) -> tuple:
