@@ -405,3 +405,24 @@ def test_no_query_waits_for_an_index_build(embedder, monkeypatch):
     assert gallery.search(gallery.templates("late")[0], 1, threshold=0.5)[0].name == "late"
     assert all(m.name != "p5" for m in gallery.search(q, 51, threshold=0.5))
     assert len(gallery.search(q, 100, threshold=0.5)) == 50  # every pet once: nothing lost or doubled
+
+
+def test_sign_codes_follow_every_change(embedder):
+    """The coarse pass reads codes, the answer comes from the floats: the two must never drift apart."""
+    rng = np.random.default_rng(8)
+    _, templates = _clustered(rng, 1200, 2, embedder.dim, noise=0.08)
+    gallery = Gallery(embedder, search="auto", ann_min_templates=2048)
+    for i in range(1200):
+        gallery.enroll_embeddings(f"pet{i:04d}", templates[i])  # partitioned at 2,048, re-laid out as lists fill
+        if i % 97 == 0:
+            gallery.remove(f"pet{i:04d}")
+    index = gallery._index
+    assert index.lists > 1
+    layout = index.layout
+    live = layout.row_tid >= 0
+    np.testing.assert_array_equal(layout.codes[live], index.signs(layout.vectors[live]))
+    assert not layout.codes[~live].any()  # holes and free rows: the all-zero code, and skipped by their id
+    # Hamming distance estimates the angle (SimHash): within a few bits on unit vectors.
+    a, b = layout.vectors[np.flatnonzero(live)[:2]]
+    bits = int(np.bitwise_count(index.signs(a[None]) ^ index.signs(b[None])).sum())
+    assert abs(bits - embedder.dim * np.arccos(np.clip(a @ b, -1, 1)) / np.pi) < 24

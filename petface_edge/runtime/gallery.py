@@ -328,7 +328,7 @@ class Gallery(Closeable):
                 if self._closed or not self._index.wants_partition(self._partition_from()):
                     return
                 index, snap = self._index, self._index.snapshot()
-            centroids, layout = build_partition(snap, self.dim)
+            centroids, layout = build_partition(snap, index.signs)
             with self._lock:
                 if not self._closed and self._index is index:
                     index.adopt(snap, centroids, layout)

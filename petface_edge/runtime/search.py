@@ -3,18 +3,22 @@
 Every template lives once, in one float32 matrix laid out list by list (an inverted-file
 index): below ``INDEX_MIN_TEMPLATES`` there is one list and a query is one matrix-vector
 product over all of it (exact). From there on the templates are partitioned by their
-nearest of ``K`` k-means centroids (about ``ROWS_PER_LIST`` templates per list) and a query
-scans only the lists of its ``probes`` nearest centroids, a few percent of the matrix.
-Either way the candidate pets are then rescored exactly over all their templates, so a
-reported score never depends on the index: the index only decides which pets are looked at.
+nearest of ``K`` k-means centroids (about ``ROWS_PER_LIST`` templates per list). A query
+takes its nearest 1/8 of the lists (at least 64), ranks their templates by the Hamming
+distance of 128-bit sign codes (:class:`SignCodes`, 16 bytes a template: a 32x smaller read
+than the floats), and rescores the ``CODE_CANDIDATES`` nearest exactly in float. The
+candidate pets are then rescored exactly over all their templates, so a reported score
+never depends on the index: the index only decides which pets are looked at.
 
-Why this index and not compact codes or a graph, measured on a 2-core x86 CPU at 1M
-templates of 128-d (``pytest benchmarks/test_gallery.py --bench-mode full``, README): sign-bit
-codes (16 bytes a template) needed 4,096 candidates for recall@1 0.999 and their numpy
-Hamming pass alone took 4.8 ms; usearch's HNSW took 217 s to build, 7.2 ms a query at
-recall 1.0, and its graph would add half the template bytes again. The partition costs
-4 bytes a template (its list, saved in the gallery file), is built incrementally (each new
-template goes to its nearest list), needs only numpy, and scans 1/16 of the lists.
+Why this, measured on a 2-core x86 CPU with 1M 128-d templates (the benchmark's synthetic
+galleries, ``pytest benchmarks/test_gallery.py --bench-mode full``, figures in the README):
+scanning the lists' floats is memory-bound (12 GB/s: 1/4 of 1M templates is 9.4 ms), and
+fewer lists lose recall (1/16: 0.967), while the codes of 1/8 of the lists are read in
+under 1 ms and keep every exact top-1 of 1,000 queries. Sign codes over all 1M templates
+(no partition) also kept recall but cost 5 ms; usearch's HNSW took 217 s to build, 7.2 ms
+a query, and its graph would add half the template bytes again. The partition costs 4
+bytes a template (its list, saved in the gallery file), the codes 16 (rebuilt on load);
+both need only numpy and are kept up to date as pets are enrolled.
 """
 
 from __future__ import annotations
@@ -24,22 +28,43 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# "auto" search partitions a gallery from this many templates on. Recall comes first: on the benchmark's
-# synthetic galleries (300 queries, 2-core Xeon) scanning 1/4 of the lists gave recall@1 1.000 against
-# exact at 1M templates (9.4 ms vs 43.6 ms exact) but 0.993 at 100k, where exact takes 1.4 ms anyway;
-# 1/16 of the lists (2.7 ms at 1M) found the exact top-1 for only 0.967 of queries.
+# "auto" search partitions a gallery from this many templates on, where the index measured faster than
+# the exact scan with every exact top-1 kept (README; the measurement is pytest benchmarks/test_gallery.py).
 INDEX_MIN_TEMPLATES = 262_144
 ROWS_PER_LIST = 1024  # k-means lists target this many templates when (re)trained
 MAX_LISTS = 4096
-PROBE_DIVISOR = 4  # a query scans the nearest 1/4 of the lists ...
-MIN_PROBES = 8  # ... and never fewer than 8
+PROBE_DIVISOR = 8  # a query scans the nearest 1/8 of the lists ...
+MIN_PROBES = 64  # ... and never fewer than 64
 RETRAIN_GROWTH = 4  # retrain once the gallery is 4x the size the centroids were trained at
 KMEANS_ITERATIONS = 6
 KMEANS_SAMPLE_PER_LIST = 64
 SLACK = 0.25  # free rows per list after a relayout, so enrolling rarely moves the matrix
 POOL_PER_MATCH = 8  # top templates examined per requested match before rescoring
 MIN_POOL = 64
+CODE_CANDIDATES = 512  # rows the sign-code pass hands to exact rescoring (per MIN_POOL of the pool)
+CODE_SEED = 0  # the rotation behind the sign codes (any fixed one will do; codes are rebuilt on load)
 _CHUNK = 65_536  # rows per block when assigning templates to lists
+
+
+class SignCodes:
+    """``dim``-bit codes of unit rows: the signs of the row under a fixed random rotation (SimHash).
+
+    A random hyperplane separates two unit vectors with probability angle / pi, so the Hamming
+    distance between codes ranks rows by cosine, roughly; the rotation makes that hold whatever the
+    embedder's coordinates look like. Codes are derived from the templates on load and never saved:
+    the file keeps only what an exact round trip needs.
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim, self.words = dim, -(-dim // 64)
+        basis, _ = np.linalg.qr(np.random.default_rng(CODE_SEED).standard_normal((dim, dim)))
+        self.rotation = np.ascontiguousarray(basis, dtype=np.float32)
+
+    def __call__(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, words) uint64 codes of (n, dim) rows; a zero row (a hole) gets the all-zero code."""
+        bits = np.zeros((len(vectors), 64 * self.words), bool)
+        bits[:, :self.dim] = (vectors @ self.rotation) > 0
+        return np.packbits(bits, axis=1).view(np.uint64)
 
 
 def rank(names: Sequence[str], scores: np.ndarray, top_k: int) -> list[tuple[str, float]]:
@@ -93,13 +118,14 @@ class Layout:
     """The matrix, list by list: list ``l`` holds rows ``starts[l]`` to ``starts[l] + sizes[l]`` (holes included)."""
 
     vectors: np.ndarray  # (capacity, dim) float32; unused rows are zero
+    codes: np.ndarray  # (capacity, words) uint64: each row's sign code (:class:`SignCodes`), for the coarse pass
     row_tid: np.ndarray  # (capacity,) int64 template id per row, -1 for a free row or a hole
     starts: np.ndarray  # (K,) int64
     sizes: np.ndarray  # (K,) int64 rows used, holes of removed templates included
     caps: np.ndarray  # (K,) int64
 
     @classmethod
-    def build(cls, vectors: np.ndarray, tids: np.ndarray, lists: np.ndarray, count: int, dim: int,
+    def build(cls, vectors: np.ndarray, tids: np.ndarray, lists: np.ndarray, count: int, signs: SignCodes,
               extra: np.ndarray | None = None) -> Layout:
         """Place ``vectors`` (rows of template ids ``tids``) into ``count`` lists with slack (plus ``extra`` rows)."""
         sizes = np.bincount(lists, minlength=count).astype(np.int64)
@@ -111,12 +137,15 @@ class Layout:
         dest = np.empty(len(lists), np.int64)
         dest[order] = starts[lists[order]] + within
         total = int(caps.sum())
-        out = np.zeros((total, dim), np.float32)  # calloc: free rows stay untouched, not resident
+        out = np.zeros((total, signs.dim), np.float32)  # calloc: free rows stay untouched, not resident
+        codes = np.zeros((total, signs.words), np.uint64)
         row_tid = np.full(total, -1, np.int64)
         for start in range(0, len(dest), _CHUNK):  # blockwise: no second full-size temporary
-            out[dest[start:start + _CHUNK]] = vectors[start:start + _CHUNK]
+            block, rows = vectors[start:start + _CHUNK], dest[start:start + _CHUNK]
+            out[rows] = block
+            codes[rows] = signs(block)
         row_tid[dest] = tids
-        return cls(out, row_tid, starts, sizes, caps)
+        return cls(out, codes, row_tid, starts, sizes, caps)
 
 
 @dataclass
@@ -139,7 +168,9 @@ class TemplateIndex:
         self.dim = dim
         self.centroids: np.ndarray | None = None
         self.trained_at = 0
-        self.layout = Layout.build(np.zeros((0, dim), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int32), 1, dim)
+        self.signs = SignCodes(dim)
+        self.layout = Layout.build(np.zeros((0, dim), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int32), 1,
+                                   self.signs)
         self.tid_row = np.zeros(0, np.int64)
         self.tid_pet = np.zeros(0, np.int32)
         self.next_tid = 0
@@ -157,7 +188,7 @@ class TemplateIndex:
         index.centroids, index.trained_at = centroids, trained_at
         count = 1 if centroids is None else len(centroids)
         lists = np.zeros(n, np.int32) if lists is None else lists
-        index.layout = Layout.build(vectors, np.arange(n, dtype=np.int64), lists, count, index.dim)
+        index.layout = Layout.build(vectors, np.arange(n, dtype=np.int64), lists, count, index.signs)
         index._map_rows()
         return index
 
@@ -181,6 +212,7 @@ class TemplateIndex:
     def remove(self, tids: np.ndarray) -> None:
         rows = self.tid_row[tids]
         self.layout.vectors[rows] = 0  # a hole scores 0 and is skipped by its id
+        self.layout.codes[rows] = 0
         self.layout.row_tid[rows] = -1
         self.tid_row[tids] = -1
         self.tid_pet[tids] = -1
@@ -211,6 +243,7 @@ class TemplateIndex:
         if gone.any():
             rows = np.flatnonzero(built)[gone]
             layout.vectors[rows] = 0
+            layout.codes[rows] = 0
             layout.row_tid[rows] = -1
         newer = np.arange(snap.next_tid, self.next_tid, dtype=np.int64)
         newer = newer[self.tid_row[newer] >= 0]
@@ -225,11 +258,12 @@ class TemplateIndex:
         need = np.bincount(lists, minlength=self.lists)
         if np.any(self.layout.sizes + need > self.layout.caps):
             self._relayout(extra=need)
-        lay = self.layout
+        lay, codes = self.layout, self.signs(vectors)
         for lst in np.unique(lists).tolist():
             mine = np.flatnonzero(lists == lst)
             rows = lay.starts[lst] + lay.sizes[lst] + np.arange(len(mine))
             lay.vectors[rows] = vectors[mine]
+            lay.codes[rows] = codes[mine]
             lay.row_tid[rows] = tids[mine]
             self.tid_row[tids[mine]] = rows
             lay.sizes[lst] += len(mine)
@@ -239,7 +273,7 @@ class TemplateIndex:
         lay = self.layout
         rows = np.flatnonzero(lay.row_tid >= 0)
         lists = (np.searchsorted(lay.starts, rows, side="right") - 1).astype(np.int32)
-        self.layout = Layout.build(_Rows(lay.vectors, rows), lay.row_tid[rows], lists, self.lists, self.dim, extra)
+        self.layout = Layout.build(_Rows(lay.vectors, rows), lay.row_tid[rows], lists, self.lists, self.signs, extra)
         self._map_rows()
 
     def _map_rows(self) -> None:
@@ -254,6 +288,17 @@ class TemplateIndex:
 
     # -- queries ----------------------------------------------------------------------------
 
+    def _coarse(self, query: np.ndarray, want: int) -> np.ndarray:
+        """Rows of the ``want`` templates (at least) nearest ``query`` by sign code, in its nearest lists."""
+        lay, probes = self.layout, probe_count(self.lists)
+        lists = np.argpartition(self.centroids @ query, self.lists - probes)[self.lists - probes:]
+        starts, sizes = lay.starts[lists], lay.sizes[lists]
+        picked = _nearest_by_code(self.signs(query[None])[0], [lay.codes[s:s + n] for s, n in zip(starts, sizes)],
+                                  want)
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        block = np.searchsorted(offsets, picked, side="right") - 1
+        return starts[block] + picked - offsets[block]
+
     def candidates(self, query: np.ndarray, top_k: int, partitioned: bool) -> np.ndarray:
         """Pet ids among which the ``top_k`` best pets are (all of them when not ``partitioned``).
 
@@ -261,16 +306,15 @@ class TemplateIndex:
         ``top_k`` distinct pets, so every pet scoring at or above the pool's lowest score is in it.
         """
         lay = self.layout
+        pool_size = max(MIN_POOL, POOL_PER_MATCH * top_k)
         if partitioned and self.centroids is not None:
-            lists = np.argpartition(self.centroids @ query, self.lists - probe_count(self.lists))
-            lists = lists[self.lists - probe_count(self.lists):]
-            scores = np.concatenate([lay.vectors[lay.starts[i]:lay.starts[i] + lay.sizes[i]] @ query for i in lists])
-            tids = np.concatenate([lay.row_tid[lay.starts[i]:lay.starts[i] + lay.sizes[i]] for i in lists])
+            rows = self._coarse(query, CODE_CANDIDATES * -(-pool_size // MIN_POOL))
+            scores, tids = lay.vectors[rows] @ query, lay.row_tid[rows]
         else:
             end = int(lay.starts[-1] + lay.sizes[-1])
             scores, tids = lay.vectors[:end] @ query, lay.row_tid[:end]
         n = len(scores)
-        pool_size = min(n, max(MIN_POOL, POOL_PER_MATCH * top_k))
+        pool_size = min(n, pool_size)
         while True:
             if pool_size < n:
                 cut = np.partition(scores, n - pool_size)[n - pool_size]
@@ -283,7 +327,29 @@ class TemplateIndex:
             pool_size *= 4
 
 
-def build_partition(snap: Snapshot, dim: int, seed: int = 0) -> tuple[np.ndarray, Layout]:
+def _nearest_by_code(query_code: np.ndarray, codes: Sequence[np.ndarray], want: int) -> np.ndarray:
+    """Positions (in the concatenation of ``codes``) of the ``want`` codes nearest ``query_code``, ties at the cut kept.
+
+    One numpy call per block, then one popcount and a histogram cut (distances are small integers,
+    so no sort): the coarse pass costs about one memory read of the probed codes.
+    """
+    sizes = [len(block) for block in codes]
+    xor = np.empty((sum(sizes), query_code.shape[0]), np.uint64)
+    at = 0
+    for block, size in zip(codes, sizes):
+        np.bitwise_xor(block, query_code, out=xor[at:at + size])
+        at += size
+    bits = np.bitwise_count(xor)
+    distance = bits[:, 0].astype(np.uint16)
+    for word in range(1, bits.shape[1]):  # column adds: 10x faster than sum(axis=1) on 2 columns
+        distance += bits[:, word]
+    if len(distance) <= want:
+        return np.arange(len(distance))
+    cut = int(np.searchsorted(np.cumsum(np.bincount(distance)), want))
+    return np.flatnonzero(distance <= cut)
+
+
+def build_partition(snap: Snapshot, signs: SignCodes, seed: int = 0) -> tuple[np.ndarray, Layout]:
     """Train centroids on a sample of ``snap`` and lay all its templates out by list (runs outside the lock)."""
     row_tid = snap.layout.row_tid
     rows = np.flatnonzero((row_tid >= 0) & (row_tid < snap.next_tid))  # later rows are replayed by adopt
@@ -295,7 +361,7 @@ def build_partition(snap: Snapshot, dim: int, seed: int = 0) -> tuple[np.ndarray
     nearest = np.concatenate([assign(snap.layout.vectors[rows[i:i + _CHUNK]], centroids)
                               for i in range(0, len(rows), _CHUNK)]) if len(rows) else np.zeros(0, np.int32)
     tids = snap.layout.row_tid[rows]
-    layout = Layout.build(_Rows(snap.layout.vectors, rows), tids, nearest, lists, dim)
+    layout = Layout.build(_Rows(snap.layout.vectors, rows), tids, nearest, lists, signs)
     return centroids, layout
 
 
