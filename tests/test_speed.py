@@ -15,6 +15,7 @@ from petface_edge.runtime.manifest import Manifest
 @pytest.fixture()
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("PETFACE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(speed, "machine_load", lambda: 0.1)  # a quiet machine, whatever make test runs beside
     return tmp_path / "cache"
 
 
@@ -76,3 +77,21 @@ def test_a_damaged_cache_is_measured_again_and_a_changed_file_is_never_chosen(ex
     other = Embedder.open(copy)
     assert other.artifact.id != e.artifact.id and "file missing" in dict(other.skipped)[e.artifact.id]
     assert np.isfinite(other.embed(np.zeros((112, 112, 3), np.uint8))).all()
+
+
+def test_a_table_measured_on_a_busy_machine_is_measured_again_until_quiet(exported, cache, monkeypatch):
+    loads = iter([2.0, 3.0, 1.5, 0.2])
+    monkeypatch.setattr(speed, "machine_load", lambda: next(loads))
+    first = Embedder.open(exported.export)
+    (path,) = cache.glob("speed-*.json")
+    assert "measured now at load 2.00 per core (busy: measured again at the next open, attempt 1 of 3)" in \
+        first.chosen_because
+    second = Embedder.open(exported.export)  # busier still: the first table stays, the attempt counts
+    table = json.loads(path.read_text())
+    assert (table["load"], table["attempt"]) == (2.0, 2) and "measured now" not in second.chosen_because
+    third = Embedder.open(exported.export)  # quieter: replaces it; the last attempt, so it is final
+    table = json.loads(path.read_text())
+    assert (table["load"], table["attempt"]) == (1.5, 3) and "measured now at load 1.50" in third.chosen_because
+    assert "busy" not in third.chosen_because
+    Embedder.open(exported.export)  # no fourth measurement: the 0.2 reading is never taken
+    assert next(loads) == 0.2
