@@ -84,17 +84,25 @@ def bench_artifact(benchmark, bench: Bench, model: Model, artifact_id: str, thre
     threads = bench.threads(threads_setting)
     artifact = _artifact(bench, model, artifact_id, threads, batch)
     backend = _open(bench, model, artifact, threads, batch)
+    try:
+        _bench_backend(benchmark, bench, model, artifact, backend, threads, batch)
+    finally:
+        backend.close()  # now, not at garbage collection: an open ExecuTorch program pins its shared thread pool
+
+
+def _bench_backend(benchmark, bench: Bench, model: Model, artifact: Artifact, backend, threads: int,
+                   batch: int) -> None:
     effective = _effective_batch(backend, batch)
     if effective is None:
-        pytest.skip(f"{artifact_id} has fixed batch {backend.fixed_batch}: covered by its batch-{backend.fixed_batch} row")
+        pytest.skip(f"{artifact.id} has fixed batch {backend.fixed_batch}: covered by its batch-{backend.fixed_batch} row")
     x = to_input_tensor(model.pixels[np.arange(effective) % len(model.pixels)], artifact.input)
     benchmark.group = f"{model.name} threads={threads} batch={effective}"
-    benchmark.extra_info.update(model=model.name, artifact=artifact_id, threads=threads, batch=effective,
+    benchmark.extra_info.update(model=model.name, artifact=artifact.id, threads=threads, batch=effective,
                                 macs=model.macs)
     timing = measure(benchmark, lambda: backend.run(x), bench.mode)
     embeddings = from_output_tensor(backend.run(x), artifact.output)
-    assert embeddings.shape == (effective, artifact.output.dim), f"{artifact_id}: output shape {embeddings.shape}"
-    assert np.isfinite(embeddings).all(), f"{artifact_id}: non-finite embeddings"
+    assert embeddings.shape == (effective, artifact.output.dim), f"{artifact.id}: output shape {embeddings.shape}"
+    assert np.isfinite(embeddings).all(), f"{artifact.id}: non-finite embeddings"
     bench.results.latency.append(_row(model, artifact, backend.name, artifact.status, threads, effective,
                                       macs=model.macs, timing=timing))
 
