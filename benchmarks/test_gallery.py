@@ -127,7 +127,7 @@ def test_gallery_search(benchmark, bench: Bench, gallery_embedder: Embedder, tem
     else:
         common = [i for i in top1 if i in data.exact_top1]
         recall = float(np.mean([top1[i] == data.exact_top1[i] for i in common])) if common else None
-    name = "exact (numpy)" if search == "exact" else "indexed (k-means lists + exact rescoring)"
+    name = "exact (numpy)" if search == "exact" else "indexed (k-means lists, sign codes, exact rescoring)"
     auto = (search == "approximate") == (size >= INDEX_MIN_TEMPLATES)
     bench.results.gallery.append(GalleryRow(size, name, timing, memory, build_s, recall, load_s=load_s,
                                             auto=auto, float_bytes=data.templates.nbytes))

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# "auto" search partitions a gallery from this many templates on, where the index measured faster than
-# the exact scan with every exact top-1 kept (README; the measurement is pytest benchmarks/test_gallery.py).
-INDEX_MIN_TEMPLATES = 262_144
+# "auto" search partitions a gallery from this many templates on: the crossover measured on the benchmark's
+# galleries (1,000 queries, 2-core EPYC, exact scan on one BLAS thread): indexed / exact p50 was 0.86 at 32k
+# templates, 0.64 at 64k, 0.45 at 100k and 0.20 at 262k, with every exact top-1 kept (README).
+INDEX_MIN_TEMPLATES = 65_536
 ROWS_PER_LIST = 1024  # k-means lists target this many templates when (re)trained
 MAX_LISTS = 4096
 PROBE_DIVISOR = 8  # a query scans the nearest 1/8 of the lists ...
