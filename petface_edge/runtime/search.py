@@ -39,12 +39,12 @@ MIN_PROBES = 64  # ... and never fewer than 64
 RETRAIN_GROWTH = 4  # retrain once the gallery is 4x the size the centroids were trained at
 KMEANS_ITERATIONS = 6
 KMEANS_SAMPLE_PER_LIST = 64
-SLACK = 0.25  # free rows per list after a relayout, so enrolling rarely moves the matrix
+SLACK = 0.125  # free rows per list after a relayout, so enrolling rarely moves the matrix
 POOL_PER_MATCH = 8  # top templates examined per requested match before rescoring
 MIN_POOL = 64
 CODE_CANDIDATES = 512  # rows the sign-code pass hands to exact rescoring (per MIN_POOL of the pool)
 CODE_SEED = 0  # the rotation behind the sign codes (any fixed one will do; codes are rebuilt on load)
-_CHUNK = 65_536  # rows per block when assigning templates to lists
+_CHUNK = 8_192  # rows per block when assigning or laying out templates: small temporaries, little heap left behind
 
 
 class SignCodes:
