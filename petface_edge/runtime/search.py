@@ -23,6 +23,7 @@ both need only numpy and are kept up to date as pets are enrolled.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,29 +45,34 @@ POOL_PER_MATCH = 8  # top templates examined per requested match before rescorin
 MIN_POOL = 64
 CODE_CANDIDATES = 512  # rows the sign-code pass hands to exact rescoring (per MIN_POOL of the pool) ...
 CODE_SHARE = 128  # ... and at least 1/128 of the rows it ranked (512 of 250k missed 1 exact top-1 in 1,000)
-CODE_SEED = 0  # the rotation behind the sign codes (any fixed one will do; codes are rebuilt on load)
+CODE_SEED = 0  # the hyperplanes behind the sign codes (any fixed ones will do; codes are rebuilt on load)
 _CHUNK = 8_192  # rows per block when assigning or laying out templates: small temporaries, little heap left behind
 
 
 class SignCodes:
-    """``dim``-bit codes of unit rows: the signs of the row under a fixed random rotation (SimHash).
+    """``dim``-bit codes of unit rows: on which side of each of ``dim`` fixed random hyperplanes the row lies (SimHash).
 
     A random hyperplane separates two unit vectors with probability angle / pi, so the Hamming
-    distance between codes ranks rows by cosine, roughly; the rotation makes that hold whatever the
-    embedder's coordinates look like. Codes are derived from the templates on load and never saved:
-    the file keeps only what an exact round trip needs.
+    distance between codes ranks rows by cosine, roughly, whatever the embedder's coordinates look
+    like. Codes are derived from the templates on load and never saved: the file keeps only what
+    an exact round trip needs.
     """
 
     def __init__(self, dim: int) -> None:
         self.dim, self.words = dim, -(-dim // 64)
-        basis, _ = np.linalg.qr(np.random.default_rng(CODE_SEED).standard_normal((dim, dim)))
-        self.rotation = np.ascontiguousarray(basis, dtype=np.float32)
+        self.hyperplanes = _hyperplanes(dim)
 
     def __call__(self, vectors: np.ndarray) -> np.ndarray:
         """(n, words) uint64 codes of (n, dim) rows; a zero row (a hole) gets the all-zero code."""
         bits = np.zeros((len(vectors), 64 * self.words), bool)
-        bits[:, :self.dim] = (vectors @ self.rotation) > 0
+        bits[:, :self.dim] = (vectors @ self.hyperplanes) > 0
         return np.packbits(bits, axis=1).view(np.uint64)
+
+
+@functools.lru_cache(maxsize=4)
+def _hyperplanes(dim: int) -> np.ndarray:
+    """(dim, dim) float32 Gaussian normals, the same for every index of this dimension in the process."""
+    return np.random.default_rng(CODE_SEED).standard_normal((dim, dim), dtype=np.float32)
 
 
 def rank(names: Sequence[str], scores: np.ndarray, top_k: int) -> list[tuple[str, float]]:
