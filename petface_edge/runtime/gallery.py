@@ -88,7 +88,8 @@ class Gallery(Closeable):
     """Enrolled pets for one model. Thread-safe; templates stored per image.
 
     ``search``: ``"exact"`` (every template scored), ``"approximate"`` (the k-means list index of
-    :mod:`.search`: the nearest lists are scanned, then the candidate pets rescored exactly) or
+    :mod:`.search`: the nearest lists' templates are ranked by sign codes, then the candidate pets
+    rescored exactly) or
     ``"auto"`` (the index from ``ann_min_templates`` templates on, the crossover measured by
     ``pytest benchmarks``). The index is built as pets are enrolled, by the enrolling call and
     outside the lock (queries meanwhile search the old layout), and saved in the gallery file.
