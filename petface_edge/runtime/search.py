@@ -134,8 +134,11 @@ class Layout:
 
     @classmethod
     def build(cls, vectors: np.ndarray, tids: np.ndarray, lists: np.ndarray, count: int, signs: SignCodes,
-              extra: np.ndarray | None = None) -> Layout:
-        """Place ``vectors`` (rows of template ids ``tids``) into ``count`` lists with slack (plus ``extra`` rows)."""
+              extra: np.ndarray | None = None, codes: np.ndarray | None = None) -> Layout:
+        """Place ``vectors`` (rows of template ids ``tids``) into ``count`` lists with slack (plus ``extra`` rows).
+
+        ``codes``: the rows' sign codes when already known (a relayout, a partition build), else computed.
+        """
         sizes = np.bincount(lists, minlength=count).astype(np.int64)
         want = sizes + (extra if extra is not None else 0)
         caps = want + (want * SLACK).astype(np.int64) + 16
@@ -146,14 +149,14 @@ class Layout:
         dest[order] = starts[lists[order]] + within
         total = int(caps.sum())
         out = np.zeros((total, signs.dim), np.float32)  # calloc: free rows stay untouched, not resident
-        codes = np.zeros((total, signs.words), np.uint64)
+        out_codes = np.zeros((total, signs.words), np.uint64)
         row_tid = np.full(total, -1, np.int64)
         for start in range(0, len(dest), _CHUNK):  # blockwise: no second full-size temporary
             block, rows = vectors[start:start + _CHUNK], dest[start:start + _CHUNK]
             out[rows] = block
-            codes[rows] = signs(block)
+            out_codes[rows] = signs(block) if codes is None else codes[start:start + _CHUNK]
         row_tid[dest] = tids
-        return cls(out, codes, row_tid, starts, sizes, caps)
+        return cls(out, out_codes, row_tid, starts, sizes, caps)
 
 
 @dataclass
@@ -281,7 +284,8 @@ class TemplateIndex:
         lay = self.layout
         rows = np.flatnonzero(lay.row_tid >= 0)
         lists = (np.searchsorted(lay.starts, rows, side="right") - 1).astype(np.int32)
-        self.layout = Layout.build(_Rows(lay.vectors, rows), lay.row_tid[rows], lists, self.lists, self.signs, extra)
+        self.layout = Layout.build(_Rows(lay.vectors, rows), lay.row_tid[rows], lists, self.lists, self.signs, extra,
+                                   codes=_Rows(lay.codes, rows))
         self._map_rows()
 
     def _map_rows(self) -> None:
@@ -370,7 +374,8 @@ def build_partition(snap: Snapshot, signs: SignCodes, seed: int = 0) -> tuple[np
     nearest = np.concatenate([assign(snap.layout.vectors[rows[i:i + _CHUNK]], centroids)
                               for i in range(0, len(rows), _CHUNK)]) if len(rows) else np.zeros(0, np.int32)
     tids = snap.layout.row_tid[rows]
-    layout = Layout.build(_Rows(snap.layout.vectors, rows), tids, nearest, lists, signs)
+    layout = Layout.build(_Rows(snap.layout.vectors, rows), tids, nearest, lists, signs,
+                          codes=_Rows(snap.layout.codes, rows))
     return centroids, layout
 
 
