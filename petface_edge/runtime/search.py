@@ -44,7 +44,7 @@ SLACK = 0.125  # free rows per list after a relayout, so enrolling rarely moves 
 POOL_PER_MATCH = 8  # top templates examined per requested match before rescoring
 MIN_POOL = 64
 CODE_CANDIDATES = 512  # rows the sign-code pass hands to exact rescoring (per MIN_POOL of the pool) ...
-CODE_SHARE = 128  # ... and at least 1/128 of the rows it ranked (512 of 250k missed 1 exact top-1 in 1,000)
+CODE_SHARE = 64  # ... and at least 1/64 of the rows it ranked (1/128 of 250k missed 1 exact top-1 in 1,000)
 CODE_SEED = 0  # the hyperplanes behind the sign codes (any fixed ones will do; codes are rebuilt on load)
 _CHUNK = 8_192  # rows per block when assigning or laying out templates: small temporaries, little heap left behind
 
