@@ -144,3 +144,22 @@ def test_qat_student_trains_the_weights_convert_deploys():
         trained, deployed = student(x), convert_pt2e(copy.deepcopy(student))(x)
     assert torch.nn.functional.cosine_similarity(trained, deployed).min() > 0.9995
 
+
+def test_a_mixed_fallback_has_its_own_name_for_every_format():
+    """Each fallback is its own variant (``-mixed`` id and file), built only on a failure, never by a flag."""
+    from petface_edge.export.formats import FORMATS, VARIANTS, fallback_for, select
+
+    full = [v for v in VARIANTS if v.precision == "int8"]
+    mixed = {v.format: fallback_for(v) for v in full if fallback_for(v)}
+    assert set(mixed) == {"torchscript", "executorch", "tflite"}
+    for fmt, v in mixed.items():
+        assert v.id == f"{fmt}-int8-mixed" and v.filename == f"pet_embedder_int8-mixed{FORMATS[fmt]}"
+        assert v.flag == "fallback" and v.gate == "int8"
+    assert not any(v.flag == "fallback" for v in select(FORMATS, fp16=True, int8=True))
+
+
+def test_torchscript_fallback_blocks_match_the_executorch_names():
+    from petface_edge.export.to_torchscript import blocks
+
+    names = blocks(create_embedder("mobilefacenet", image_size=SIZE))
+    assert names == [f"features.{i}" for i in range(18)] + ["gdconv", "projection"]
