@@ -191,6 +191,6 @@ def tuned_job(model: torch.nn.Module, job: dict, data_dir: Path, splits: Path, e
     program = work / "qat_int8.pt2"
     torch.export.save(exported(result.int8_module, int(job["image_size"])), program)
     record = {**result.record, "checkpoint": QAT_CHECKPOINT, "checkpoint_sha256": artifact_digest(checkpoint)[1],
-              "feeds": "ExecuTorch: the QAT graph itself (learned ranges); other formats: re-calibrated from the "
-                       "QAT-tuned float weights"}
+              "feeds": "ExecuTorch: the QAT graph itself (the ranges it was tuned on); other formats: re-calibrated "
+                       "from the QAT-tuned float weights"}
     return {**job, "checkpoint": str(checkpoint.resolve()), "qat_program": str(program)}, record

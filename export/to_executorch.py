@@ -180,14 +180,14 @@ def build_int8(ctx: Context) -> Built:
     from petface_edge.calibration.feeds import torch_batches
 
     reference = _embed(ctx.model, ctx)
-    if ctx.job.get("qat_program"):  # export.qat's graph: its fake-quant ranges were learned, nothing to calibrate
+    if ctx.job.get("qat_program"):  # export.qat's graph: converted with the ranges it was tuned on
         import torchao.quantization.pt2e.quantize_pt2e  # noqa: F401  (registers the quantized ops it references)
 
         program = torch.export.load(ctx.job["qat_program"])
         stats = cosine_stats(reference, _embed(program.module(), ctx))
-        quantized = ("int8 weights (per-channel, symmetric) and int8 activations, ranges learned by quantization-aware "
-                     "fine-tuning (PT2E QAT, XNNPACKQuantizer); float: flatten and L2 normalization; input and "
-                     "output float32")
+        quantized = ("int8 weights (per-channel, symmetric) and int8 activations (histogram ranges on the calibration "
+                     "set, held fixed) after quantization-aware fine-tuning (PT2E QAT, XNNPACKQuantizer); float: "
+                     "flatten and L2 normalization; input and output float32")
         return _save(ctx, program, "int8", quantized, {"recipe": "xnnpack-per-channel-symmetric-qat-float-l2norm",
                                                        "self_check": stats})
     graph_module = exported(ctx.model, ctx.image_size).module()
