@@ -163,3 +163,29 @@ def test_torchscript_fallback_blocks_match_the_executorch_names():
 
     names = blocks(create_embedder("mobilefacenet", image_size=SIZE))
     assert names == [f"features.{i}" for i in range(18)] + ["gdconv", "projection"]
+
+
+# A minute of CPU (one FX quantization per candidate block): run it with PETFACE_SLOW_TESTS=1.
+@pytest.mark.skipif(not os.environ.get("PETFACE_SLOW_TESTS"), reason="slow: set PETFACE_SLOW_TESTS=1 to run")
+def test_torchscript_mixed_fallback_lists_its_float_blocks(dataset, tmp_path):
+    """The converter the exporter runs when torchscript-int8 fails: its own file, float blocks in the notes."""
+    from petface_edge import calibration as cal
+    from petface_edge.export.exporter import _model_info, _run_converter
+    from petface_edge.export.formats import VARIANTS
+
+    data, splits = dataset
+    checkpoint = _checkpoint(tmp_path / "pet_embedder.pt", settle_batchnorm=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    calib = cal.build(SIZE, data, splits).save(out / "calibration.zip")
+    mixed = next(v for v in VARIANTS if v.id == "torchscript-int8-mixed")
+    job = {"checkpoint": str(checkpoint), "output_dir": str(out), "image_size": SIZE, "calibration": str(calib),
+           "model": _model_info(load_embedder(checkpoint), checkpoint)}
+    results, error, _ = _run_converter("torchscript", [mixed], job, tmp_path / "work")
+    result = results.get("int8-mixed")
+    assert not error and result and result["ok"], (error, result)
+    assert Path(result["path"]).name == "pet_embedder_int8-mixed.ptl"
+    layers = result["notes"]["float_layers"]
+    assert 1 <= len(layers) <= 4 and set(layers) <= set(result["notes"]["sensitivity"]["gain"])
+    assert all(layer in result["quantized"] for layer in layers)
+    assert open_backend(result["path"]).metadata["precision"] == "int8-mixed"
