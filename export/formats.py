@@ -42,6 +42,7 @@ VARIANTS = (
     Variant("onnx", "int8", "int8", "int8"),
     Variant("torchscript", "fp32", "fp32", "always"),
     Variant("torchscript", "int8", "int8", "int8"),
+    Variant("torchscript", "int8-mixed", "int8", "fallback"),
     Variant("executorch", "fp32", "fp32", "always"),
     Variant("executorch", "int8", "int8", "int8"),
     Variant("executorch", "int8-mixed", "int8", "fallback"),

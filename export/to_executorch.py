@@ -1,8 +1,8 @@
 """ExecuTorch artifacts (``.pte``): PyTorch's maintained edge path, lowered to the XNNPACK backend.
 
 FP32: ``torch.export`` then ``to_edge_transform_and_lower`` with the XNNPACK partitioner. INT8: PT2E
-with the XNNPACK quantizer (int8 weights per-channel symmetric, int8 activations), calibrated on the
-export's calibration set, then lowered the same way. The batch axis is dynamic up to ``MAX_BATCH``
+with the XNNPACK quantizer (int8 weights per-channel symmetric, int8 activations, histogram observers),
+calibrated on the export's calibration set, then lowered the same way. The batch axis is dynamic up to ``MAX_BATCH``
 (ExecuTorch plans memory for the upper bound). The petface metadata (contract, fingerprint) is inside
 the program: a constant method ``petface_metadata`` returns its JSON as a uint8 tensor.
 """
@@ -55,7 +55,14 @@ def exported(model: torch.nn.Module, image_size: int) -> torch.export.ExportedPr
 
 
 def quantizer(is_qat: bool = False):
-    """The XNNPACK quantizer, int8 per-channel symmetric weights (the issue's recipe)."""
+    """The XNNPACK quantizer, int8 per-channel symmetric weights (the issue's recipe).
+
+    Its static activation observer is a HistogramObserver (ranges that minimize the L2 quantization error,
+    which clips rare outliers). Kept by measurement against the other PT2E observers on the 4-epoch
+    MobileFaceNet-112 (120 synthetic pets), PyTorch simulation, 1st-percentile cosine to FP32 on the
+    calibration images / the test split: histogram 0.9930 / 0.9950, moving-average min-max 0.9887 / 0.9878,
+    plain min-max 0.9853 / 0.9850. QAT (``is_qat``) uses fused moving-average fake-quant, as PT2E QAT must.
+    """
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
         get_symmetric_quantization_config,
@@ -173,14 +180,14 @@ def build_int8(ctx: Context) -> Built:
     from petface_edge.calibration.feeds import torch_batches
 
     reference = _embed(ctx.model, ctx)
-    if ctx.job.get("qat_program"):  # export.qat's graph: its fake-quant ranges were learned, nothing to calibrate
+    if ctx.job.get("qat_program"):  # export.qat's graph: converted with the ranges it was tuned on
         import torchao.quantization.pt2e.quantize_pt2e  # noqa: F401  (registers the quantized ops it references)
 
         program = torch.export.load(ctx.job["qat_program"])
         stats = cosine_stats(reference, _embed(program.module(), ctx))
-        quantized = ("int8 weights (per-channel, symmetric) and int8 activations, ranges learned by quantization-aware "
-                     "fine-tuning (PT2E QAT, XNNPACKQuantizer); float: flatten and L2 normalization; input and "
-                     "output float32")
+        quantized = ("int8 weights (per-channel, symmetric) and int8 activations (histogram ranges on the calibration "
+                     "set, held fixed) after quantization-aware fine-tuning (PT2E QAT, XNNPACKQuantizer); float: "
+                     "flatten and L2 normalization; input and output float32")
         return _save(ctx, program, "int8", quantized, {"recipe": "xnnpack-per-channel-symmetric-qat-float-l2norm",
                                                        "self_check": stats})
     graph_module = exported(ctx.model, ctx.image_size).module()
@@ -194,7 +201,7 @@ def build_int8(ctx: Context) -> Built:
     kept = {"tail": "flatten and L2 normalization",
             "tail+stem": f"the stem (the first {STEM_CONVS} convs and the ops between them), flatten and L2 "
                          "normalization"}[best["float"]]
-    quantized = (f"int8 weights (per-channel, symmetric) and int8 activations (PT2E XNNPACKQuantizer, MinMax "
+    quantized = (f"int8 weights (per-channel, symmetric) and int8 activations (PT2E XNNPACKQuantizer, histogram "
                  f"observers on {len(ctx.calibration)} images); float: {kept}; input and output float32")
     return _save(ctx, module, "int8", quantized, {"recipe": best["name"], "tried": tried})
 
@@ -257,9 +264,9 @@ def build_int8_mixed(ctx: Context) -> Built:
     best = tried[-1] if meets(tried[-1], MIXED_CHECK) else max(tried, key=lambda t: t["cos_p1"])
     kept = best["float_blocks"]
     module = quantized(kept, ctx.calibration) if best is not tried[-1] else module
-    quantized_words = (f"int8 weights (per-channel, symmetric) and int8 activations (PT2E XNNPACKQuantizer, MinMax on "
-                       f"{len(ctx.calibration)} images) except float blocks {', '.join(kept)}, flatten and L2 "
-                       "normalization; input and output float32")
+    quantized_words = (f"int8 weights (per-channel, symmetric) and int8 activations (PT2E XNNPACKQuantizer, histogram "
+                       f"observers on {len(ctx.calibration)} images) except float blocks {', '.join(kept)}, flatten and "
+                       "L2 normalization; input and output float32")
     notes = {"recipe": "xnnpack-per-channel-symmetric-mixed", "float_layers": kept,
              "sensitivity": {"measure": f"cos_p1 gained when the block alone stays float ({len(sample)} calibration "
                                         "images)", "full_integer_cos_p1": base,

@@ -7,6 +7,7 @@ frozen and saved for the lite interpreter directly; metadata goes in as an extra
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import numpy as np
@@ -15,7 +16,8 @@ import torch
 from petface_edge.runtime.manifest import InputContract, OutputContract
 
 from .context import Built, Context
-from .verify import STEM_CONVS, cosine_stats, search_recipes
+from .formats import MIXED_CHECK
+from .verify import STEM_CONVS, cosine_stats, meets, search_recipes
 
 INPUT, OUTPUT = "pixels", "embedding"
 METADATA_FILE = "petface.json"  # stored as extra/petface.json inside the .ptl archive
@@ -29,6 +31,9 @@ INT8_RECIPES = (
     {"name": "qnnpack-per-tensor-minmax-float-prelu-float-ends-and-stem", "float_prelu": True,
      "float_convs": "ends+stem"},
 )
+# The mixed fallback: blocks ranked on this many calibration images, at most this many kept float.
+SENSITIVITY_IMAGES = 32
+MAX_FLOAT_BLOCKS = 4
 
 
 class FloatPReLU(torch.nn.Module):
@@ -70,7 +75,9 @@ def build_fp32(ctx: Context) -> Built:
     return _save(ctx, ctx.model, "fp32", "nothing: float32 weights and activations")
 
 
-def _quantize(model: torch.nn.Module, calib, recipe: dict) -> torch.nn.Module:
+def _quantize(model: torch.nn.Module, calib, recipe: dict, float_modules: tuple[str, ...] = ()) -> torch.nn.Module:
+    """FX static quantization of a copy of ``model`` by ``recipe``; ``float_modules`` (names, with everything
+    inside them) get qconfig None too."""
     from petface_edge.calibration.feeds import torch_batches
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.fx.custom_config import PrepareCustomConfig
@@ -85,7 +92,7 @@ def _quantize(model: torch.nn.Module, calib, recipe: dict) -> torch.nn.Module:
         custom.set_non_traceable_module_classes([FloatPReLU])
     convs = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
     kept = {"none": [], "ends": [convs[0], convs[-1]], "ends+stem": convs[:STEM_CONVS] + [convs[-1]]}
-    for name in kept[recipe["float_convs"]]:
+    for name in [*kept[recipe["float_convs"]], *float_modules]:
         qmap.set_module_name(name, None)
     example = torch.zeros(1, 3, model.image_size, model.image_size)
     prepared = prepare_fx(model, qmap, (example,), prepare_custom_config=custom)
@@ -115,4 +122,63 @@ def build_int8(ctx: Context) -> Built:
     return _save(ctx, model, "int8", quantized, {"recipe": best["name"], "tried": tried, "engine": ENGINE})
 
 
-BUILDERS = {"fp32": build_fp32, "int8": build_int8}
+def blocks(model: torch.nn.Module) -> list[str]:
+    """The network blocks that hold convs, in order: a conv's module path up to its first index (``features.3``,
+    timm's ``backbone.blocks.2``), the path without it when the index names the conv itself (``gdconv``), or
+    the whole path (``projection``). MobileFaceNet's blocks get the names the ExecuTorch fallback gives them."""
+    out: list[str] = []
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Conv2d):
+            continue
+        parts = name.split(".")
+        first = next((i for i, p in enumerate(parts) if p.isdigit()), len(parts))
+        block = ".".join(parts[:first + 1] if first < len(parts) - 1 else parts[:first])
+        if block not in out:
+            out.append(block)
+    return out
+
+
+def build_int8_mixed(ctx: Context) -> Built:
+    """Sensitivity-guided fallback, built when the full-integer ``torchscript-int8`` missed its gate.
+
+    On the first recipe (PReLU float), each block's sensitivity is the 1st-percentile cosine gained when that
+    block alone gets qconfig None (on a subset of the calibration images, against the float model); blocks
+    are kept float most sensitive first until ``formats.MIXED_CHECK`` passes (at most ``MAX_FLOAT_BLOCKS``;
+    else the best). Never shipped under the full-integer name.
+    """
+    torch.backends.quantized.engine = ENGINE
+    calib = ctx.calibration
+    every = np.linspace(0, len(calib) - 1, min(SENSITIVITY_IMAGES, len(calib))).astype(int)  # spread over identities
+    sample = dataclasses.replace(calib, pixels=calib.pixels[every], sources=[calib.sources[i] for i in every],
+                                 labels=[calib.labels[i] for i in every])
+    recipe = INT8_RECIPES[0]
+
+    def stats(float_blocks: tuple[str, ...], images) -> tuple[torch.nn.Module, dict]:
+        x = torch.from_numpy(images.pixels.transpose(0, 3, 1, 2).astype(np.float32))
+        q = _quantize(ctx.model, images, recipe, float_blocks)
+        with torch.no_grad():
+            return q, cosine_stats(ctx.model(x).numpy(), q(x).numpy())
+
+    base = stats((), sample)[1]["cos_p1"]
+    gain = {b: stats((b,), sample)[1]["cos_p1"] - base for b in blocks(ctx.model)}
+    ranked = sorted(gain, key=gain.get, reverse=True)[:MAX_FLOAT_BLOCKS]
+    tried, models = [], []
+    for n in range(1, len(ranked) + 1):
+        module, measured = stats(tuple(ranked[:n]), calib)
+        models.append(module)
+        tried.append({"name": f"float {', '.join(ranked[:n])}", "float_blocks": ranked[:n], **measured})
+        if meets(measured, MIXED_CHECK):
+            break
+    best = tried[-1] if meets(tried[-1], MIXED_CHECK) else max(tried, key=lambda t: t["cos_p1"])
+    kept = best["float_blocks"]
+    quantized = (f"convs and adds int8: int8 weights (per-tensor), uint8 activations ({ENGINE}, MinMax on "
+                 f"{len(calib)} images) except float blocks {', '.join(kept)}; float: PReLU, L2 normalization; "
+                 "input and output float32")
+    notes = {"recipe": f"{recipe['name']}-mixed", "float_layers": kept, "engine": ENGINE, "tried": tried,
+             "sensitivity": {"measure": f"cos_p1 gained when the block alone stays float ({len(sample)} calibration "
+                                        "images)", "full_integer_cos_p1": base,
+                             "gain": {b: round(g, 6) for b, g in sorted(gain.items(), key=lambda kv: -kv[1])}}}
+    return _save(ctx, models[tried.index(best)], "int8-mixed", quantized, notes)
+
+
+BUILDERS = {"fp32": build_fp32, "int8": build_int8, "int8-mixed": build_int8_mixed}

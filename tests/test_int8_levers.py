@@ -4,6 +4,7 @@ reported under the full-integer name. ExecuTorch (the [executorch] extra) carrie
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -93,3 +94,98 @@ def test_mixed_fallback_never_takes_the_full_integer_name(dataset, tmp_path):
     assert "executorch-int8" not in manifest.verification["ship"]
     assert all(a.id != "executorch-int8" for a in rank_candidates(manifest, "auto"))
     assert [a.id for a in rank_candidates(manifest, "executorch-int8")] == ["executorch-int8"]
+
+
+class _TinyConvBn(torch.nn.Module):
+    """Two conv + BatchNorm pairs and an L2-normalized output: the QAT graph's shape in seconds, not minutes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, 2, 1, bias=False), torch.nn.BatchNorm2d(8), torch.nn.PReLU(8),
+            torch.nn.Conv2d(8, 16, 3, 2, 1, bias=False), torch.nn.BatchNorm2d(16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from petface_edge.models.base import l2_normalize
+
+        return l2_normalize(self.features(x / 255).flatten(1))
+
+
+def test_qat_student_trains_the_weights_convert_deploys():
+    """The fake-quant that QAT trains through is the BatchNorm-folded weight ``convert_pt2e`` ships.
+
+    Eval-mode export (the earlier path) fake-quantized the unfolded conv weight; after a few steps on a model
+    with varied BatchNorm scales its converted output sat at cosine 0.79 to the trained student."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+    from petface_edge.export import qat
+
+    torch.manual_seed(0)
+    model = _TinyConvBn()
+    with torch.no_grad():
+        for _ in range(3):  # realistic running statistics, then scales far from 1, so the fold matters
+            model(torch.rand(8, 3, 16, 16) * 255)
+        for bn in (model.features[1], model.features[4]):
+            bn.weight.mul_(torch.linspace(0.05, 5, bn.weight.numel()))
+    model.eval()
+    statistics = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    calibration, x = torch.rand(16, 3, 16, 16) * 255, torch.rand(6, 3, 16, 16) * 255
+    student = qat.student_graph(model, 16, calibration)
+    optimizer = torch.optim.Adam(student.parameters(), lr=1e-2)
+    for _ in range(5):
+        loss = (1 - torch.nn.functional.cosine_similarity(student(calibration), model(calibration).detach())).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    state = student.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in statistics.items())  # BatchNorm statistics frozen
+    assert not torch.equal(state["features.0.weight"], model.state_dict()["features.0.weight"])  # weights trained
+    with torch.no_grad():
+        trained, deployed = student(x), convert_pt2e(copy.deepcopy(student))(x)
+    assert torch.nn.functional.cosine_similarity(trained, deployed).min() > 0.9995
+
+
+def test_a_mixed_fallback_has_its_own_name_for_every_format():
+    """Each fallback is its own variant (``-mixed`` id and file), built only on a failure, never by a flag."""
+    from petface_edge.export.formats import FORMATS, VARIANTS, fallback_for, select
+
+    full = [v for v in VARIANTS if v.precision == "int8"]
+    mixed = {v.format: fallback_for(v) for v in full if fallback_for(v)}
+    assert set(mixed) == {"torchscript", "executorch", "tflite"}
+    for fmt, v in mixed.items():
+        assert v.id == f"{fmt}-int8-mixed" and v.filename == f"pet_embedder_int8-mixed{FORMATS[fmt]}"
+        assert v.flag == "fallback" and v.gate == "int8"
+    assert not any(v.flag == "fallback" for v in select(FORMATS, fp16=True, int8=True))
+
+
+def test_torchscript_fallback_blocks_match_the_executorch_names():
+    from petface_edge.export.to_torchscript import blocks
+
+    names = blocks(create_embedder("mobilefacenet", image_size=SIZE))
+    assert names == [f"features.{i}" for i in range(18)] + ["gdconv", "projection"]
+
+
+# A minute of CPU (one FX quantization per candidate block): run it with PETFACE_SLOW_TESTS=1.
+@pytest.mark.skipif(not os.environ.get("PETFACE_SLOW_TESTS"), reason="slow: set PETFACE_SLOW_TESTS=1 to run")
+def test_torchscript_mixed_fallback_lists_its_float_blocks(dataset, tmp_path):
+    """The converter the exporter runs when torchscript-int8 fails: its own file, float blocks in the notes."""
+    from petface_edge import calibration as cal
+    from petface_edge.export.exporter import _model_info, _run_converter
+    from petface_edge.export.formats import VARIANTS
+
+    data, splits = dataset
+    checkpoint = _checkpoint(tmp_path / "pet_embedder.pt", settle_batchnorm=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    calib = cal.build(SIZE, data, splits).save(out / "calibration.zip")
+    mixed = next(v for v in VARIANTS if v.id == "torchscript-int8-mixed")
+    job = {"checkpoint": str(checkpoint), "output_dir": str(out), "image_size": SIZE, "calibration": str(calib),
+           "model": _model_info(load_embedder(checkpoint), checkpoint)}
+    results, error, _ = _run_converter("torchscript", [mixed], job, tmp_path / "work")
+    result = results.get("int8-mixed")
+    assert not error and result and result["ok"], (error, result)
+    assert Path(result["path"]).name == "pet_embedder_int8-mixed.ptl"
+    layers = result["notes"]["float_layers"]
+    assert 1 <= len(layers) <= 4 and set(layers) <= set(result["notes"]["sensitivity"]["gain"])
+    assert all(layer in result["quantized"] for layer in layers)
+    assert open_backend(result["path"]).metadata["precision"] == "int8-mixed"
