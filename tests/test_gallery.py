@@ -405,6 +405,10 @@ def test_no_query_waits_for_an_index_build(embedder, monkeypatch):
     assert gallery.search(gallery.templates("late")[0], 1, threshold=0.5)[0].name == "late"
     assert all(m.name != "p5" for m in gallery.search(q, 51, threshold=0.5))
     assert len(gallery.search(q, 100, threshold=0.5)) == 50  # every pet once: nothing lost or doubled
+    layout = gallery._index.layout  # the additions and removal replayed into the new layout, codes included
+    live = layout.row_tid >= 0
+    np.testing.assert_array_equal(layout.codes[live], gallery._index.signs(layout.vectors[live]))
+    assert not layout.codes[~live].any()
 
 
 def test_sign_codes_follow_every_change(embedder):
@@ -422,7 +426,7 @@ def test_sign_codes_follow_every_change(embedder):
     live = layout.row_tid >= 0
     np.testing.assert_array_equal(layout.codes[live], index.signs(layout.vectors[live]))
     assert not layout.codes[~live].any()  # holes and free rows: the all-zero code, and skipped by their id
-    # Hamming distance estimates the angle (SimHash): within a few bits on unit vectors.
+    # Hamming distance estimates the angle (SimHash): dim * angle / pi bits, std under 6 bits at 128-d.
     a, b = layout.vectors[np.flatnonzero(live)[:2]]
     bits = int(np.bitwise_count(index.signs(a[None]) ^ index.signs(b[None])).sum())
     assert abs(bits - embedder.dim * np.arccos(np.clip(a @ b, -1, 1)) / np.pi) < 24

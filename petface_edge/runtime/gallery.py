@@ -399,7 +399,7 @@ class Gallery(Closeable):
 class _PetRows(Mapping):
     """Pet name -> its templates, gathered from the index only when the writer reaches that pet."""
 
-    def __init__(self, index: TemplateIndex, tids: dict[str, np.ndarray]) -> None:
+    def __init__(self, index: TemplateIndex, tids: dict[str, Union[np.ndarray, range]]) -> None:
         self._index, self._tids = index, tids
 
     def __getitem__(self, name: str) -> np.ndarray:

@@ -4,17 +4,17 @@ Every template lives once, in one float32 matrix laid out list by list (an inver
 index): below ``INDEX_MIN_TEMPLATES`` there is one list and a query is one matrix-vector
 product over all of it (exact). From there on the templates are partitioned by their
 nearest of ``K`` k-means centroids (about ``ROWS_PER_LIST`` templates per list). A query
-takes its nearest 1/8 of the lists (at least 64), ranks their templates by the Hamming
-distance of 128-bit sign codes (:class:`SignCodes`, 16 bytes a template: a 32x smaller read
-than the floats), and rescores the ``CODE_CANDIDATES`` nearest exactly in float. The
-candidate pets are then rescored exactly over all their templates, so a reported score
+takes its nearest 1/4 of the lists (at least 64), ranks their templates by the Hamming
+distance of ``dim``-bit sign codes (:class:`SignCodes`; 16 bytes a 128-d template: a 32x
+smaller read than the floats), and rescores the nearest ``CODE_CANDIDATES``, or 1/``CODE_SHARE``
+of those ranked if more (about 3,900 at 1M), exactly in float. The candidate pets are then rescored exactly over all their templates, so a reported score
 never depends on the index: the index only decides which pets are looked at.
 
 Why this, measured on a 2-core x86 CPU with 1M 128-d templates (the benchmark's synthetic
 galleries, ``pytest benchmarks/test_gallery.py --bench-mode full``, figures in the README):
 scanning the lists' floats is memory-bound (12 GB/s: 1/4 of 1M templates is 9.4 ms), and
-fewer lists lose recall (1/16: 0.967), while the codes of 1/8 of the lists are read in
-under 1 ms and keep every exact top-1 of 1,000 queries. Sign codes over all 1M templates
+fewer lists lose recall (1/16: 0.967), while the codes of 1/4 of the lists are ranked in
+about 1.3 ms and kept every exact top-1 of 1,000 queries (1/8 of 512 lists lost 2). Sign codes over all 1M templates
 (no partition) also kept recall but cost 5 ms; usearch's HNSW took 217 s to build, 7.2 ms
 a query, and its graph would add half the template bytes again. The partition costs 4
 bytes a template (its list, saved in the gallery file), the codes 16 (rebuilt on load);

@@ -12,8 +12,8 @@ the base install here, 6 s with TorchScript's runtime to import); the table is c
 sha256, the CPU and the installed runtime versions, so copies of one export share it, a
 read-only export works, and a new runtime or CPU is measured anew. A table measured while
 other work kept the cores busy (1-minute load average over ``BUSY_LOAD`` per core) favours
-one thread unfairly, so it is provisional: the next open measures again, up to
-``MEASURE_ATTEMPTS`` times, and the table measured on the quietest machine is kept.
+one thread unfairly, so it is provisional: the next opens measure again, ``MEASURE_ATTEMPTS``
+measurements in all, and keep the table measured on the quietest machine that timed as many pairs.
 
 Among the pairs within ``TOLERANCE`` of the fastest, the most faithful artifact wins (the
 candidates arrive ranked by precision, see :mod:`.artifacts`): an INT8 file that is 2% faster
@@ -81,7 +81,7 @@ def choose(manifest: Manifest, candidates: list[Artifact], threads: int | None) 
     table, source = cached, "measured {measured}"
     if cached is None or _provisional(cached):
         fresh = _measure(manifest, usable, counts)
-        if fresh and (cached is None or _quieter(fresh, cached)):
+        if fresh and (cached is None or (_quieter(fresh, cached) and len(fresh["rows"]) >= len(cached["rows"]))):
             table, source = fresh, "measured now"
         if table is None:
             return None
@@ -113,9 +113,12 @@ def choose(manifest: Manifest, candidates: list[Artifact], threads: int | None) 
 
 
 def machine_load() -> float | None:
-    """The 1-minute load average per core (None where the OS has none, e.g. Windows)."""
+    """The 1-minute load average per core (None where the OS has none, e.g. Windows).
+
+    Per core of the machine, not of this process's affinity: the load average counts every process.
+    """
     try:
-        return round(os.getloadavg()[0] / machine_threads(), 2)
+        return round(os.getloadavg()[0] / max(1, os.cpu_count() or 1), 2)
     except (AttributeError, OSError):
         return None
 
