@@ -176,7 +176,8 @@ def test_a_fixed_batch_artifact_is_fed_in_padded_slices(exported, manifest, tmp_
     assert fixed.fixed_batch == 4
     got = fixed.embed(held_out[:7])  # one full slice of 4, one padded slice of 3
     assert got.shape == (7, embedder.dim)
-    assert np.allclose(got, embedder.embed(held_out[:7]), atol=1e-5)
+    reference = Embedder.open(exported.export, backend="onnx-fp32")  # the same file, unpadded (the default
+    assert np.allclose(got, reference.embed(held_out[:7]), atol=1e-5)  # may be an INT8 artifact)
 
 
 def test_similarity_and_verify(embedder, held_out):

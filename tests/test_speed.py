@@ -84,8 +84,12 @@ def test_a_table_measured_on_a_busy_machine_is_measured_again_until_quiet(export
     monkeypatch.setattr(speed, "machine_load", lambda: next(loads))
     first = Embedder.open(exported.export)
     (path,) = cache.glob("speed-*.json")
-    assert "measured now at load 2.00 per core (busy: measured again at the next open, attempt 1 of 3)" in \
-        first.chosen_because
+    assert "measured now at load 2.00 per core (busy: measured again at an open 10 min on or later, attempt 1 of 3)" \
+        in first.chosen_because
+    soon = Embedder.open(exported.export)  # seconds later: the same table, the same choice
+    assert (soon.artifact.id, soon.threads) == (first.artifact.id, first.threads)
+    assert json.loads(path.read_text())["attempt"] == 1
+    monkeypatch.setattr(speed, "REMEASURE_AFTER_S", 0)  # as if 10 minutes had passed
     second = Embedder.open(exported.export)  # busier still: the first table stays, the attempt counts
     table = json.loads(path.read_text())
     assert (table["load"], table["attempt"]) == (2.0, 2) and "measured now" not in second.chosen_because

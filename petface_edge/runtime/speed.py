@@ -12,8 +12,10 @@ the base install here, 6 s with TorchScript's runtime to import); the table is c
 sha256, the CPU and the installed runtime versions, so copies of one export share it, a
 read-only export works, and a new runtime or CPU is measured anew. A table measured while
 other work kept the cores busy (1-minute load average over ``BUSY_LOAD`` per core) favours
-one thread unfairly, so it is provisional: the next opens measure again, ``MEASURE_ATTEMPTS``
-measurements in all, and keep the table measured on the quietest machine that timed as many pairs.
+one thread unfairly, so it is provisional: opens at least ``REMEASURE_AFTER_S`` later measure
+again (busy spells last; two commands a second apart must not pick different pairs), up to
+``MEASURE_ATTEMPTS`` measurements in all, and keep the table measured on the quietest machine
+that timed as many pairs.
 
 Among the pairs within ``TOLERANCE`` of the fastest, the most faithful artifact wins (the
 candidates arrive ranked by precision, see :mod:`.artifacts`): an INT8 file that is 2% faster
@@ -46,6 +48,7 @@ RUNS = 3  # ... of this many timed calls per pair
 PRUNE = 3.0
 BUSY_LOAD = 0.5  # runnable processes per core (1-minute load average) above which a table is provisional
 MEASURE_ATTEMPTS = 3
+REMEASURE_AFTER_S = 600
 CACHE_VERSION = 3  # 2: rows are minima; 3: the load the table was measured under
 _RUNTIME_PACKAGES = ("onnxruntime", "onnxruntime-gpu", "ai-edge-litert", "torch", "numpy")
 
@@ -79,7 +82,7 @@ def choose(manifest: Manifest, candidates: list[Artifact], threads: int | None) 
     path = _cache_path(manifest, usable, counts)
     cached = _read(path)
     table, source = cached, "measured {measured}"
-    if cached is None or _provisional(cached):
+    if cached is None or _due(cached):
         fresh = _measure(manifest, usable, counts)
         if fresh and (cached is None or (_quieter(fresh, cached) and len(fresh["rows"]) >= len(cached["rows"]))):
             table, source = fresh, "measured now"
@@ -91,7 +94,8 @@ def choose(manifest: Manifest, candidates: list[Artifact], threads: int | None) 
     if table.get("load") is not None:
         source += f" at load {table['load']:.2f} per core"
         if _provisional(table):
-            source += f" (busy: measured again at the next open, attempt {table['attempt']} of {MEASURE_ATTEMPTS})"
+            source += (f" (busy: measured again at an open {REMEASURE_AFTER_S // 60} min on or later, attempt "
+                       f"{table['attempt']} of {MEASURE_ATTEMPTS})")
     source += f", cached in {path}"
     times = {(r["artifact"], r["threads"]): r["ms"] for r in table["rows"]}
     rank = {a.id: i for i, a in enumerate(usable)}
@@ -126,6 +130,11 @@ def machine_load() -> float | None:
 def _provisional(table: dict) -> bool:
     load = table.get("load")
     return load is not None and load > BUSY_LOAD and table.get("attempt", 1) < MEASURE_ATTEMPTS
+
+
+def _due(table: dict) -> bool:
+    """A provisional table old enough to measure again."""
+    return _provisional(table) and time.time() - table.get("measured_unix", 0) >= REMEASURE_AFTER_S
 
 
 def _quieter(fresh: dict, cached: dict) -> bool:
@@ -180,6 +189,7 @@ def _measure(manifest: Manifest, artifacts: list[Artifact], counts: list[int]) -
     if not rows:
         return {}
     return {"version": CACHE_VERSION, "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "measured_unix": round(time.time(), 1),
             "machine": _machine(), "load": load,
             "rows": [{"artifact": aid, "threads": count, "ms": round(float(np.min(t)) * 1e3, 4)}
                      for aid, count, t in rows]}
@@ -236,7 +246,8 @@ def _read(path: Path) -> dict | None:
         return None
     rows, load = table.get("rows"), table.get("load")
     well_formed = (isinstance(rows, list) and all(_row_ok(r) for r in rows)
-                   and (load is None or isinstance(load, (int, float))) and isinstance(table.get("attempt", 1), int))
+                   and (load is None or isinstance(load, (int, float))) and isinstance(table.get("attempt", 1), int)
+                   and isinstance(table.get("measured_unix", 0), (int, float)))
     return table if well_formed else None
 
 
