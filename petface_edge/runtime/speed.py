@@ -89,6 +89,7 @@ def choose(manifest: Manifest, candidates: list[Artifact], threads: int | None) 
         if table is None:
             return None
         table["attempt"] = (cached or {}).get("attempt", 0) + 1
+        table["tried_unix"] = round(time.time(), 1)
         _write(path, table)
     source = source.format(measured=table["measured"])
     if table.get("load") is not None:
@@ -134,7 +135,8 @@ def _provisional(table: dict) -> bool:
 
 def _due(table: dict) -> bool:
     """A provisional table old enough to measure again."""
-    return _provisional(table) and time.time() - table.get("measured_unix", 0) >= REMEASURE_AFTER_S
+    last = max(table.get("measured_unix", 0), table.get("tried_unix", 0))  # a kept table counts its last try
+    return _provisional(table) and time.time() - last >= REMEASURE_AFTER_S
 
 
 def _quieter(fresh: dict, cached: dict) -> bool:
@@ -247,7 +249,7 @@ def _read(path: Path) -> dict | None:
     rows, load = table.get("rows"), table.get("load")
     well_formed = (isinstance(rows, list) and all(_row_ok(r) for r in rows)
                    and (load is None or isinstance(load, (int, float))) and isinstance(table.get("attempt", 1), int)
-                   and isinstance(table.get("measured_unix", 0), (int, float)))
+                   and all(isinstance(table.get(k, 0), (int, float)) for k in ("measured_unix", "tried_unix")))
     return table if well_formed else None
 
 
