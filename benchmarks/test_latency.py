@@ -94,7 +94,8 @@ def _bench_backend(benchmark, bench: Bench, model: Model, artifact: Artifact, ba
                    batch: int) -> None:
     effective = _effective_batch(backend, batch)
     if effective is None:
-        pytest.skip(f"{artifact.id} has fixed batch {backend.fixed_batch}: covered by its batch-{backend.fixed_batch} row")
+        fixed = backend.fixed_batch
+        pytest.skip(f"{artifact.id} has fixed batch {fixed}: covered by its batch-{fixed} row")
     x = to_input_tensor(model.pixels[np.arange(effective) % len(model.pixels)], artifact.input)
     benchmark.group = f"{model.name} threads={threads} batch={effective}"
     benchmark.extra_info.update(model=model.name, artifact=artifact.id, threads=threads, batch=effective,

@@ -7,16 +7,17 @@ nearest of ``K`` k-means centroids (about ``ROWS_PER_LIST`` templates per list).
 takes its nearest 1/4 of the lists (at least 64), ranks their templates by the Hamming
 distance of ``dim``-bit sign codes (:class:`SignCodes`; 16 bytes a 128-d template: a 32x
 smaller read than the floats), and rescores the nearest ``CODE_CANDIDATES``, or 1/``CODE_SHARE``
-of those ranked if more (about 3,900 at 1M), exactly in float. The candidate pets are then rescored exactly over all their templates, so a reported score
-never depends on the index: the index only decides which pets are looked at.
+of those ranked if more (about 3,900 at 1M), exactly in float. The candidate pets are then
+rescored exactly over all their templates, so a reported score never depends on the index:
+the index only decides which pets are looked at.
 
 Why this, measured on a 2-core x86 CPU with 1M 128-d templates (the benchmark's synthetic
 galleries, ``pytest benchmarks/test_gallery.py --bench-mode full``, figures in the README):
 scanning the lists' floats is memory-bound (12 GB/s: 1/4 of 1M templates is 9.4 ms), and
 fewer lists lose recall (1/16: 0.967), while the codes of 1/4 of the lists are ranked in
-about 1.3 ms and kept every exact top-1 of 1,000 queries (1/8 of 512 lists lost 2). Sign codes over all 1M templates
-(no partition) also kept recall but cost 5 ms; usearch's HNSW took 217 s to build, 7.2 ms
-a query, and its graph would add half the template bytes again. The partition costs 4
+about 1.3 ms and kept every exact top-1 of 1,000 queries (1/8 of 512 lists lost 2). Sign
+codes over all 1M templates (no partition) also kept recall but cost 5 ms; usearch's HNSW
+took 217 s to build, 7.2 ms a query, and its graph would add half the template bytes again. The partition costs 4
 bytes a template (its list, saved in the gallery file), the codes 16 (rebuilt on load);
 both need only numpy and are kept up to date as pets are enrolled.
 """
@@ -134,7 +135,7 @@ class Layout:
 
     @classmethod
     def build(cls, vectors: np.ndarray, tids: np.ndarray, lists: np.ndarray, count: int, signs: SignCodes,
-              extra: np.ndarray | None = None, codes: np.ndarray | None = None) -> Layout:
+              extra: np.ndarray | None = None, codes: np.ndarray | _Rows | None = None) -> Layout:
         """Place ``vectors`` (rows of template ids ``tids``) into ``count`` lists with slack (plus ``extra`` rows).
 
         ``codes``: the rows' sign codes when already known (a relayout, a partition build), else computed.
